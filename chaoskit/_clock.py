@@ -1,0 +1,54 @@
+"""The virtual clock: the one source of time inside a world.
+
+Time in a world is virtual: sleeps, timeouts, ``Retry-After`` waits and latency faults advance
+this clock instead of waiting. Patching the standard library to read it lives in
+:mod:`chaoskit._timepatch`; this module is only the clock.
+"""
+
+from __future__ import annotations
+
+import threading
+
+#: 2026-01-01T00:00:00Z. A fixed epoch keeps traces and ``created`` fields identical run to run.
+DEFAULT_EPOCH = 1_767_225_600.0
+
+
+class VirtualClock:
+    """A thread-safe clock that only moves when told to.
+
+    >>> clock = VirtualClock()
+    >>> clock.sleep(2.5)
+    >>> clock.monotonic()
+    2.5
+    """
+
+    __slots__ = ("_elapsed", "_lock", "epoch")
+
+    def __init__(self, *, epoch: float = DEFAULT_EPOCH) -> None:
+        self.epoch = epoch
+        self._elapsed = 0.0
+        self._lock = threading.Lock()
+
+    def monotonic(self) -> float:
+        """Virtual seconds since the clock started."""
+        return self._elapsed
+
+    def time(self) -> float:
+        """Virtual seconds since the Unix epoch."""
+        return self.epoch + self._elapsed
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward; a negative step is a bug in the caller."""
+        if seconds < 0:
+            raise ValueError(f"chaoskit: the virtual clock cannot go backwards (step {seconds})")
+        with self._lock:
+            self._elapsed += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """What ``time.sleep`` does in a world: raise like it on bad input, then advance."""
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        self.advance(float(seconds))
+
+    def __repr__(self) -> str:
+        return f"VirtualClock(t={self._elapsed:.6f})"

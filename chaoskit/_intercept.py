@@ -1,0 +1,260 @@
+"""Interception: every request of httpx, httpx2 and requests goes to the active world.
+
+The agent is never modified. While a world is active, the transports of the three client
+families are patched at class level (so clients created before the world started are covered
+too), each request is converted to one :class:`httpx.Request`, resolved by the world's respx
+router, and the outcome is converted back into what that client library itself would return
+or raise. A real socket connection to anything but loopback is refused outright.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http import HTTPStatus
+from typing import Any, Literal, Protocol
+
+import httpx
+
+__all__ = ["Dispatcher", "FaultSignal", "intercept"]
+
+Client = Literal["httpx", "httpx2", "requests"]
+_LOOPBACK = ("127.", "::1", "localhost")
+#: What a request's read timeout is taken to be when the client sets none (requests' default).
+DEFAULT_TIMEOUT = 30.0
+
+
+class FaultSignal(Exception):
+    """Raised inside dispatch for an outcome that is not a response; each client converts it."""
+
+    def __init__(self, what: Literal["timeout", "reset", "unrouted"], message: str) -> None:
+        super().__init__(message)
+        self.what = what
+        self.message = message
+
+
+class Dispatcher(Protocol):
+    def dispatch(
+        self, request: httpx.Request, *, client: Client, timeout: float | None
+    ) -> httpx.Response: ...
+
+
+@contextmanager
+def intercept(dispatcher: Dispatcher) -> Iterator[None]:
+    """Route every httpx, httpx2 and requests call to ``dispatcher`` while active."""
+    patches = _httpx_patches(dispatcher) + _httpx2_patches(dispatcher)
+    patches += _requests_patches(dispatcher) + _socket_patches()
+    # Inherited attributes (socket.socket.connect lives on _socket.socket) are deleted again
+    # rather than copied down, so the classes end exactly as they started.
+    saved = [(owner, name, owner.__dict__.get(name, _INHERITED)) for owner, name, _ in patches]
+    try:
+        for owner, name, replacement in patches:
+            setattr(owner, name, replacement)
+        yield
+    finally:
+        for owner, name, original in saved:
+            if original is _INHERITED:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
+
+_Patch = tuple[Any, str, Any]
+_INHERITED = object()
+
+
+# -- httpx -----------------------------------------------------------------------------------
+
+
+def _timeout_of(extensions: dict[str, Any]) -> float | None:
+    timeout = extensions.get("timeout") or {}
+    read = timeout.get("read")
+    return float(read) if read is not None else None
+
+
+def _httpx_patches(dispatcher: Dispatcher) -> list[_Patch]:
+    def handle(self: object, request: httpx.Request) -> httpx.Response:
+        response: httpx.Response = _via_httpx(dispatcher, request, "httpx", httpx)
+        return response
+
+    async def ahandle(self: object, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        response: httpx.Response = _via_httpx(dispatcher, request, "httpx", httpx)
+        return response
+
+    return [
+        (httpx.HTTPTransport, "handle_request", handle),
+        (httpx.AsyncHTTPTransport, "handle_async_request", ahandle),
+    ]
+
+
+def _via_httpx(dispatcher: Dispatcher, request: Any, client: Client, lib: Any) -> Any:
+    """Serve ``request`` of the httpx-API library ``lib`` (httpx itself or httpx2)."""
+    if lib is httpx:
+        native = request
+    else:
+        native = httpx.Request(
+            request.method, str(request.url), headers=request.headers.raw, content=request.read()
+        )
+    try:
+        response = dispatcher.dispatch(
+            native, client=client, timeout=_timeout_of(request.extensions)
+        )
+    except FaultSignal as signal:
+        raise _httpx_error(lib, signal, request) from None
+    if lib is httpx:
+        return response
+    return lib.Response(
+        response.status_code, headers=response.headers.raw, content=response.content
+    )
+
+
+def _httpx_error(lib: Any, signal: FaultSignal, request: Any) -> Exception:
+    kind = {"timeout": lib.ReadTimeout, "reset": lib.ReadError, "unrouted": lib.ConnectError}
+    error: Exception = kind[signal.what](signal.message, request=request)
+    return error
+
+
+# -- httpx2 ----------------------------------------------------------------------------------
+
+
+def _httpx2_patches(dispatcher: Dispatcher) -> list[_Patch]:
+    try:
+        lib = importlib.import_module("httpx2")
+    except ImportError:
+        return []
+
+    def handle(self: object, request: Any) -> Any:
+        return _via_httpx(dispatcher, request, "httpx2", lib)
+
+    async def ahandle(self: object, request: Any) -> Any:
+        await request.aread()
+        return _via_httpx(dispatcher, request, "httpx2", lib)
+
+    return [
+        (lib.HTTPTransport, "handle_request", handle),
+        (lib.AsyncHTTPTransport, "handle_async_request", ahandle),
+    ]
+
+
+# -- requests --------------------------------------------------------------------------------
+
+
+def _requests_patches(dispatcher: Dispatcher) -> list[_Patch]:
+    try:
+        adapters = importlib.import_module("requests.adapters")
+    except ImportError:
+        return []
+
+    def send(self: Any, request: Any, stream: bool = False, timeout: Any = None, **_: Any) -> Any:
+        return _via_requests(dispatcher, self, request, timeout)
+
+    return [(adapters.HTTPAdapter, "send", send)]
+
+
+def _requests_timeout(timeout: Any) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, tuple):
+        timeout = timeout[1]
+    read = getattr(timeout, "read_timeout", timeout)
+    return float(read) if isinstance(read, int | float) else None
+
+
+def _via_requests(dispatcher: Dispatcher, adapter: Any, prepared: Any, timeout: Any) -> Any:
+    body = prepared.body
+    if body is None:
+        content = b""
+    elif isinstance(body, str):
+        content = body.encode("utf-8")
+    elif isinstance(body, bytes):
+        content = body
+    else:  # a file or an iterator of chunks
+        content = body.read() if hasattr(body, "read") else b"".join(body)
+    native = httpx.Request(
+        prepared.method, prepared.url, headers=dict(prepared.headers), content=content
+    )
+    read_timeout = _requests_timeout(timeout)
+    try:
+        response = dispatcher.dispatch(native, client="requests", timeout=read_timeout)
+    except FaultSignal as signal:
+        raise _requests_error(signal, prepared, native, read_timeout) from None
+    return _requests_response(adapter, prepared, response)
+
+
+def _requests_response(adapter: Any, prepared: Any, response: httpx.Response) -> Any:
+    import requests
+    from requests.structures import CaseInsensitiveDict
+    from requests.utils import get_encoding_from_headers
+
+    out = requests.Response()
+    out.status_code = response.status_code
+    out.headers = CaseInsensitiveDict(response.headers.multi_items())
+    out._content = response.content
+    out.raw = io.BytesIO(response.content)
+    out.url = prepared.url
+    out.request = prepared
+    out.reason = _reason(response.status_code)
+    out.encoding = get_encoding_from_headers(out.headers)
+    out.connection = adapter
+    return out
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _requests_error(
+    signal: FaultSignal, prepared: Any, native: httpx.Request, timeout: float | None
+) -> Exception:
+    from requests import exceptions
+    from urllib3.exceptions import ProtocolError
+
+    host = native.url.host
+    if signal.what == "timeout":
+        message = (
+            f"HTTPSConnectionPool(host='{host}', port=443): Read timed out. "
+            f"(read timeout={timeout})"
+        )
+        return exceptions.ReadTimeout(message, request=prepared)
+    if signal.what == "reset":
+        reason = ProtocolError(
+            "Connection aborted.", ConnectionResetError(104, "Connection reset by peer")
+        )
+        return exceptions.ConnectionError(reason, request=prepared)
+    return exceptions.ConnectionError(signal.message, request=prepared)
+
+
+# -- sockets ---------------------------------------------------------------------------------
+
+
+def _socket_patches() -> list[_Patch]:
+    original_connect = socket.socket.connect
+    original_connect_ex = socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: Any) -> None:
+        _refuse_remote(address)
+        original_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        _refuse_remote(address)
+        return original_connect_ex(self, address)
+
+    return [(socket.socket, "connect", connect), (socket.socket, "connect_ex", connect_ex)]
+
+
+def _refuse_remote(address: Any) -> None:
+    host = address[0] if isinstance(address, tuple) else str(address)
+    if isinstance(address, str) or any(str(host).startswith(p) for p in _LOOPBACK):
+        return  # Unix sockets and loopback: local servers are allowed
+    raise ConnectionRefusedError(
+        f"chaoskit: refused a real network connection to {host!r} while a world is active. "
+        "Agents must reach backends through httpx, httpx2 or requests, which chaoskit routes to "
+        "its fakes; other clients cannot be faked yet."
+    )

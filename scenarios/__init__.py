@@ -1,0 +1,1 @@
+"""Built-in scenario files, shipped as package data of ``chaoskit.scenarios``."""
