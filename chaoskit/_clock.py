@@ -8,6 +8,7 @@ this clock instead of waiting. Patching the standard library to read it lives in
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 #: 2026-01-01T00:00:00Z. A fixed epoch keeps traces and ``created`` fields identical run to run.
 DEFAULT_EPOCH = 1_767_225_600.0
@@ -22,12 +23,14 @@ class VirtualClock:
     2.5
     """
 
-    __slots__ = ("_elapsed", "_lock", "epoch")
+    __slots__ = ("_elapsed", "_lock", "epoch", "on_sleep")
 
     def __init__(self, *, epoch: float = DEFAULT_EPOCH) -> None:
         self.epoch = epoch
         self._elapsed = 0.0
         self._lock = threading.Lock()
+        #: Called with the length of every sleep (the world records them in its trace).
+        self.on_sleep: Callable[[float], None] | None = None
 
     def monotonic(self) -> float:
         """Virtual seconds since the clock started."""
@@ -49,6 +52,8 @@ class VirtualClock:
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
         self.advance(float(seconds))
+        if self.on_sleep is not None:
+            self.on_sleep(float(seconds))
 
     def __repr__(self) -> str:
         return f"VirtualClock(t={self._elapsed:.6f})"
