@@ -48,7 +48,7 @@ class TimeoutBeforeCommit(_Frozen):
 
 
 class TimeoutAfterCommit(_Frozen):
-    """The client's own read timeout, but the side effect **committed** before the response was lost."""
+    """The client's own read timeout, but the side effect **committed** before that."""
 
     kind: Literal["timeout_after_commit"] = "timeout_after_commit"
 
@@ -78,7 +78,7 @@ class ServerError(_Frozen):
 
 
 class Latency(_Frozen):
-    """The response arrives after ``seconds`` virtual seconds (a timeout if the client gives up first)."""
+    """The response comes ``seconds`` virtual seconds late (a timeout if the client quits first)."""
 
     kind: Literal["latency"] = "latency"
     seconds: float = Field(gt=0)

@@ -21,6 +21,7 @@ import httpx
 import respx
 
 from ._clock import VirtualClock
+from ._entropy import seeded_entropy
 from ._errors import InvalidFault, WorldError
 from ._faults import (
     ConnectionReset,
@@ -42,6 +43,7 @@ from ._trace import (
     FaultEvent,
     RequestEvent,
     ResponseEvent,
+    SleepEvent,
     Trace,
     UnroutedEvent,
 )
@@ -56,11 +58,7 @@ _READS = frozenset({"GET", "HEAD"})
 
 def default_backends() -> list[FakeBackend]:
     """One of each built-in fake: payments, crm, ticketing, email, approvals."""
-    from .fakes.approvals import Approvals
-    from .fakes.crm import CRM
-    from .fakes.emails import Email
-    from .fakes.payments import Payments
-    from .fakes.ticketing import Ticketing
+    from .fakes import CRM, Approvals, Email, Payments, Ticketing
 
     return [Payments(), CRM(), Ticketing(), Email(), Approvals()]
 
@@ -71,7 +69,8 @@ class World:
     While active, every request of httpx, httpx2 and requests (sync and async, clients created
     before or after) is routed to the fakes, faults fire according to their rules, and
     ``time.sleep``, ``time.time``, ``datetime.now`` and ``asyncio.sleep`` follow the virtual
-    clock. Only one world can be active at a time in a process.
+    clock, and ``random``, ``uuid.uuid4`` and ``os.urandom`` follow the seed. Only one world
+    can be active at a time in a process.
     """
 
     def __init__(
@@ -136,6 +135,7 @@ class World:
         if seed is not None:
             self.seed = seed
         self.clock = VirtualClock(epoch=self._start_epoch())
+        self.clock.on_sleep = self._record_sleep
         self.trace.clear()
         self.injector.reset()
         self.router.reset()
@@ -158,6 +158,7 @@ class World:
         stack = ExitStack()
         try:
             stack.enter_context(virtual_time(self.clock))
+            stack.enter_context(seeded_entropy(self.seed))
             stack.enter_context(intercept(self))
         except BaseException:
             stack.close()
@@ -286,6 +287,9 @@ class World:
                 f"Its routes: {listing}."
             )
 
+    def _record_sleep(self, seconds: float) -> None:
+        self.trace.add(SleepEvent, self.clock.monotonic(), seconds=seconds)
+
     def _start_epoch(self) -> float:
         if self._epoch is not None:
             return self._epoch
@@ -335,7 +339,7 @@ class _Serving:
             )
         return response
 
-    def apply(self, rule: FaultRule) -> tuple[httpx.Response, str | None]:  # noqa: C901
+    def apply(self, rule: FaultRule) -> tuple[httpx.Response, str | None]:
         fault = rule.fault
         match fault:
             case TimeoutBeforeCommit():

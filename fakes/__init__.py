@@ -6,12 +6,22 @@ Installed as ``chaoskit.fakes``. Subclass :class:`FakeBackend` for a backend of 
 from __future__ import annotations
 
 from ._base import FakeBackend, FakeRequest, Ledger, LedgerEntry, Route, route
+from .approvals import Approvals
+from .crm import CRM
+from .emails import Email
+from .payments import Payments
+from .ticketing import Ticketing
 
 __all__ = [
+    "CRM",
+    "Approvals",
+    "Email",
     "FakeBackend",
     "FakeRequest",
     "Ledger",
     "LedgerEntry",
+    "Payments",
     "Route",
+    "Ticketing",
     "route",
 ]

@@ -115,9 +115,9 @@ def test_connection_reset_raises_the_clients_connection_error_per_phase(
     client: tuple[Send, type[Exception], type[Exception]], phase: str
 ) -> None:
     send, _, reset_error = client
-    with World([Notes()], faults=[rule(ConnectionReset(phase=phase))]) as world:  # type: ignore[arg-type]
-        with pytest.raises(reset_error):
-            send("POST", URL, {"text": "hello"})
+    reset = rule(ConnectionReset(phase=phase))  # type: ignore[arg-type]
+    with World([Notes()], faults=[reset]) as world, pytest.raises(reset_error):
+        send("POST", URL, {"text": "hello"})
     assert len(world.ledger("notes")) == (1 if phase == "after_commit" else 0)
 
 
