@@ -14,6 +14,17 @@ from collections.abc import Callable
 DEFAULT_EPOCH = 1_767_225_600.0
 
 
+class VirtualDeadlineExceeded(BaseException):
+    """Raised in an agent that sleeps past its run's virtual deadline.
+
+    A ``BaseException`` so that an agent's ``except Exception`` retry loop cannot swallow it.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__(f"chaoskit: the run passed its virtual deadline of {deadline:g} s")
+        self.deadline = deadline
+
+
 class VirtualClock:
     """A thread-safe clock that only moves when told to.
 
@@ -23,7 +34,7 @@ class VirtualClock:
     2.5
     """
 
-    __slots__ = ("_elapsed", "_lock", "epoch", "on_sleep")
+    __slots__ = ("_elapsed", "_lock", "deadline", "epoch", "on_sleep")
 
     def __init__(self, *, epoch: float = DEFAULT_EPOCH) -> None:
         self.epoch = epoch
@@ -31,6 +42,8 @@ class VirtualClock:
         self._lock = threading.Lock()
         #: Called with the length of every sleep (the world records them in its trace).
         self.on_sleep: Callable[[float], None] | None = None
+        #: Virtual time after which a sleep raises :class:`VirtualDeadlineExceeded`.
+        self.deadline: float | None = None
 
     def monotonic(self) -> float:
         """Virtual seconds since the clock started."""
@@ -54,6 +67,8 @@ class VirtualClock:
         self.advance(float(seconds))
         if self.on_sleep is not None:
             self.on_sleep(float(seconds))
+        if self.deadline is not None and self._elapsed > self.deadline:
+            raise VirtualDeadlineExceeded(self.deadline)
 
     def __repr__(self) -> str:
         return f"VirtualClock(t={self._elapsed:.6f})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import io
 import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -46,7 +47,7 @@ class Dispatcher(Protocol):
 def intercept(dispatcher: Dispatcher) -> Iterator[None]:
     """Route every httpx, httpx2 and requests call to ``dispatcher`` while active."""
     patches = _httpx_patches(dispatcher) + _httpx2_patches(dispatcher)
-    patches += _requests_patches(dispatcher) + _socket_patches()
+    patches += _requests_patches(dispatcher) + _socket_patches() + _ssl_patches()
     # Inherited attributes (socket.socket.connect lives on _socket.socket) are deleted again
     # rather than copied down, so the classes end exactly as they started.
     saved = [(owner, name, owner.__dict__.get(name, _INHERITED)) for owner, name, _ in patches]
@@ -229,6 +230,30 @@ def _requests_error(
         )
         return exceptions.ConnectionError(reason, request=prepared)
     return exceptions.ConnectionError(signal.message, request=prepared)
+
+
+# -- TLS contexts ----------------------------------------------------------------------------
+
+
+_SSL_CACHE: dict[tuple[Any, ...], ssl.SSLContext] = {}
+
+
+def _ssl_patches() -> list[_Patch]:
+    """Share TLS contexts inside a world: no request leaves it, and each costs ~25 ms.
+
+    Agents often build a fresh client per call (``httpx.get``); loading the CA bundle each
+    time would dominate the cost of an example.
+    """
+    original = ssl.create_default_context
+
+    def cached(purpose: Any = ssl.Purpose.SERVER_AUTH, **kwargs: Any) -> ssl.SSLContext:
+        key = (purpose, *sorted(kwargs.items()))
+        context = _SSL_CACHE.get(key)
+        if context is None:
+            context = _SSL_CACHE[key] = original(purpose, **kwargs)
+        return context
+
+    return [(ssl, "create_default_context", cached)]
 
 
 # -- sockets ---------------------------------------------------------------------------------

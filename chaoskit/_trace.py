@@ -43,6 +43,8 @@ class RequestEvent(_Event):
     path: str
     route: str
     idempotency_key: str | None = None
+    #: Query and body parameters, flattened to strings (long values cut to 200 characters).
+    params: dict[str, str] = {}
 
 
 class FaultEvent(_Event):
@@ -74,6 +76,10 @@ class ResponseEvent(_Event):
     status: int
     request_id: str | None = None
     replayed: bool = False
+    #: The error code of an error body (``rate_limit``, ``amount_too_large``…), if any.
+    error_code: str | None = None
+    #: Seconds from a ``Retry-After`` header, if any.
+    retry_after: float | None = None
 
 
 class ExceptionEvent(_Event):

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from typing import NoReturn, assert_never
+from typing import Any, NoReturn, assert_never
+from urllib.parse import parse_qsl
 
 import httpx
 import respx
@@ -47,7 +49,7 @@ from ._trace import (
     Trace,
     UnroutedEvent,
 )
-from .fakes import FakeBackend, LedgerEntry, Route
+from .fakes import CRM, Approvals, Email, FakeBackend, LedgerEntry, Payments, Route, Ticketing
 
 __all__ = ["World", "default_backends"]
 
@@ -56,11 +58,19 @@ _ACTIVE_LOCK = threading.Lock()
 _READS = frozenset({"GET", "HEAD"})
 
 
+#: The built-in fakes by name.
+BUILTIN_BACKENDS: dict[str, type[FakeBackend]] = {
+    "payments": Payments,
+    "crm": CRM,
+    "ticketing": Ticketing,
+    "email": Email,
+    "approvals": Approvals,
+}
+
+
 def default_backends() -> list[FakeBackend]:
     """One of each built-in fake: payments, crm, ticketing, email, approvals."""
-    from .fakes import CRM, Approvals, Email, Payments, Ticketing
-
-    return [Payments(), CRM(), Ticketing(), Email(), Approvals()]
+    return [cls() for cls in BUILTIN_BACKENDS.values()]
 
 
 class World:
@@ -237,6 +247,7 @@ class World:
             path=request.url.path,
             route=str(spec),
             idempotency_key=request.headers.get("idempotency-key"),
+            params=_params(request),
         )
         call = Call(
             index=index,
@@ -266,6 +277,8 @@ class World:
             status=response.status_code,
             request_id=response.headers.get("request-id"),
             replayed=response.headers.get("idempotent-replayed") == "true",
+            error_code=_error_code(response),
+            retry_after=_retry_after(response),
         )
         return response
 
@@ -412,6 +425,55 @@ class _Serving:
         with self.fake.stale(lag) as lagging:
             response = self.execute()
         return response, (f"served state from {lag} write(s) ago" if lagging else "no older state")
+
+
+_PARAM_LIMIT = 200
+
+
+def _params(request: httpx.Request) -> dict[str, str]:
+    """Query and body parameters as flat strings, for invariants that group calls by intent."""
+    found: dict[str, str] = dict(request.url.params)
+    body = request.content
+    kind = request.headers.get("content-type", "")
+    if body and "json" in kind:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            found.update(_flatten(data, ""))
+    elif body and "form" in kind:
+        found.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return {k: v[:_PARAM_LIMIT] for k, v in found.items()}
+
+
+def _flatten(data: Any, prefix: str) -> dict[str, str]:
+    if isinstance(data, dict):
+        out: dict[str, str] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}[{key}]" if prefix else str(key)))
+        return out
+    if isinstance(data, list):
+        return {prefix: json.dumps(data)[:_PARAM_LIMIT]}
+    return {prefix: "" if data is None else str(data)}
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
+        return None
+    try:
+        error = json.loads(response.content).get("error")
+    except (ValueError, AttributeError):
+        return None
+    return str(error.get("code") or error.get("type")) if isinstance(error, dict) else None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
