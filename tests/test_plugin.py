@@ -1,0 +1,213 @@
+"""The pytest plugin, run as users run it (pytester)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+AGENTS = """
+import re, time, uuid
+import httpx
+
+
+def _order(task):
+    order_id = re.search(r"\\b(ord_\\w+)", task.message).group(1)
+    response = httpx.get(f"{task.urls['crm']}/v1/orders/{order_id}", headers=task.auth("crm"))
+    return response.json()
+
+
+def _refund(task, key):
+    order = _order(task)
+    for attempt in range(3):
+        try:
+            r = httpx.post(
+                f"{task.urls['payments']}/v1/refunds",
+                data={"charge": order["charge_id"], "amount": order["amount"] // 2},
+                headers={**task.auth("payments"), "Idempotency-Key": key or str(uuid.uuid4())},
+            )
+            if r.status_code == 200:
+                return f"Refund {r.json()['id']} submitted."
+        except httpx.TimeoutException:
+            time.sleep(2 ** attempt)
+    return "I could not refund your order."
+
+
+def naive(task):
+    return _refund(task, None)
+
+
+def hardened(task):
+    return _refund(task, "refund-" + task.message.split()[4])
+
+
+def idle(task):
+    _order(task)
+    return "Please contact support."
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A user's project: an agent module and a scenarios folder with the built-in refund file."""
+    pytester.makepyfile(myagent=AGENTS)
+    # A root conftest puts the project root on sys.path, in xdist's workers too.
+    pytester.makeconftest("")
+    pytester.syspathinsert()
+    scenarios = pytester.path / "scenarios"
+    scenarios.mkdir()
+    source = (ROOT / "scenarios" / "refund_timeout_after_commit.toml").read_text()
+    (scenarios / "refund.toml").write_text(source)
+    no_expect = source.split("[[expect]]")[0] + "[[sometimes]]" + source.split("[[sometimes]]")[1]
+    (scenarios / "refund_loose.toml").write_text(
+        no_expect.replace('name = "refund-timeout-after-commit"', 'name = "refund-loose"').replace(
+            'tags = ["payments", "idempotency"]', 'tags = ["loose"]'
+        )
+    )
+    return pytester
+
+
+def run(project: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return project.runpytest("-p", "no:cacheprovider", "--chaos-examples=25", *args)
+
+
+def test_scenario_files_are_collected_as_items_with_readable_ids(project: pytest.Pytester) -> None:
+    result = run(project, "--chaos-agent=myagent:hardened", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/refund.toml::refund-timeout-after-commit",
+            "scenarios/refund_loose.toml::refund-loose",
+        ]
+    )
+
+
+def test_k_and_m_select_scenarios(project: pytest.Pytester) -> None:
+    by_name = run(project, "--chaos-agent=myagent:hardened", "--collect-only", "-q", "-k", "loose")
+    by_name.stdout.fnmatch_lines(["scenarios/refund_loose.toml::refund-loose", "*1/2 tests*"])
+    by_tag = run(
+        project, "--chaos-agent=myagent:hardened", "--collect-only", "-q", "-m", "idempotency"
+    )
+    by_tag.stdout.fnmatch_lines(
+        ["scenarios/refund.toml::refund-timeout-after-commit", "*1/2 tests*"]
+    )
+
+
+def test_the_header_prints_the_seed_and_the_command_that_reproduces_it(
+    project: pytest.Pytester,
+) -> None:
+    result = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=5", "--collect-only")
+    result.stdout.fnmatch_lines(
+        [
+            "chaoskit * agent myagent:hardened, 25 examples per scenario, seed 5",
+            "*pytest --chaos-seed=5*",
+        ]
+    )
+
+
+def test_a_held_run_exits_0_with_a_summary_and_a_report(project: pytest.Pytester) -> None:
+    result = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=1")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "*chaoskit*",
+            "held * refund-loose [myagent:hardened] 25 examples*",
+            "chaoskit: report written to *",
+        ]
+    )
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert sorted(s["scenario"] for s in data["scenarios"]) == [
+        "refund-loose",
+        "refund-timeout-after-commit",
+    ]
+
+
+def test_a_violation_exits_1_with_the_invariant_schedule_and_reproduction(
+    project: pytest.Pytester,
+) -> None:
+    result = run(project, "--chaos-agent=myagent:naive", "--chaos-seed=1", "-k", "loose")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(
+        [
+            "*chaoskit: scenario 'refund-loose' VIOLATED against myagent:naive*",
+            "*violated: at_most_one_effect_per_intent: 2 refund.created effects for one intent*",
+            "*minimal fault schedule (1 fault):",
+            "*call *payments POST /v1/refunds  timeout_after_commit",
+            "*reproduce: chaoskit run --agent myagent:naive --seed 1 *",
+        ]
+    )
+
+
+def test_a_scenario_never_exercised_exits_1(project: pytest.Pytester) -> None:
+    result = run(project, "--chaos-agent=myagent:idle", "-k", "loose")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*NOT EXERCISED*", "*never fired*"])
+
+
+def test_an_agent_that_cannot_be_imported_is_a_usage_error(project: pytest.Pytester) -> None:
+    result = run(project, "--chaos-agent=myagent:hardend")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*chaoskit: 'myagent' has no attribute 'hardend'. Did you mean 'hardened'?*"]
+    )
+
+
+def test_a_bad_scenario_file_fails_only_its_own_item(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "broken.toml").write_text(
+        'name = "broken"\ntask = "{order.nope}"\n'
+    )
+    result = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=1")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*broken.toml, task: template field {order.nope} is not in the world*"]
+    )
+
+
+def test_the_chaos_fixture_passes_and_fails_a_python_test(project: pytest.Pytester) -> None:
+    scenario = project.path / "scenarios" / "refund_loose.toml"
+    project.makepyfile(
+        test_agent=f"""
+        import pytest
+        import myagent
+
+        def test_hardened_survives(chaos):
+            result = chaos.check({str(scenario)!r}, agent=myagent.hardened)
+            assert result.status == "held"
+
+        @pytest.mark.chaos(agent="myagent:naive")
+        def test_naive_is_caught(chaos):
+            chaos.check({str(scenario)!r})
+        """
+    )
+    result = project.runpytest(
+        "-p", "no:cacheprovider", "--chaos-examples=25", "--chaos-seed=1", "test_agent.py"
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*scenario 'refund-loose' VIOLATED against myagent:naive*"])
+
+
+def test_xdist_workers_merge_into_one_report(project: pytest.Pytester) -> None:
+    result = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=1", "-n", "2")
+    assert result.ret == 0
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert sorted(s["scenario"] for s in data["scenarios"]) == [
+        "refund-loose",
+        "refund-timeout-after-commit",
+    ]
+    assert (project.path / "reports" / "chaoskit.html").stat().st_size > 0
+
+
+def test_the_packaged_scenarios_folder_is_a_valid_default(tmp_path: Path) -> None:
+    target = tmp_path / "scenarios"
+    shutil.copytree(
+        ROOT / "scenarios", target, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
+    from chaoskit._scenario import load_scenarios
+
+    loaded, errors = load_scenarios([target])
+    assert loaded and not errors
