@@ -13,17 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from ._faults import FaultRule, PoisonedDocument
 
 __all__ = ["Call", "Decider", "Injector"]
 
 
-class Call(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Call:
     """What the decision callback sees about a call: enough to decide, nothing to mutate."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     index: int
     backend: str

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -101,12 +100,13 @@ class World:
             self._check_target(rule)
         self.injector = Injector(rules, decide)
         self.trace = Trace(limit=trace_limit)
-        self.router = self._build_router()
+        #: Extra routes for hosts no fake owns, e.g. ``world.router.get(url).respond(204)``.
+        self.router = respx.Router(assert_all_called=False, assert_all_mocked=False)
+        self._hosts = {fake.host: fake for fake in self.backends.values()}
         self.seed = seed
         self._epoch = epoch
         self._calls = 0
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._stack: ExitStack | None = None
         self.clock = VirtualClock()
         self.reset(seed)
@@ -191,30 +191,32 @@ class World:
     def dispatch(
         self, request: httpx.Request, *, client: Client, timeout: float | None
     ) -> httpx.Response:
-        """Resolve one request through the routing table (called by the interception layer)."""
-        self._local.context = (client, timeout)
-        resolved = self.router.resolve(request)
-        if resolved.route is None:
-            self.trace.add(
-                UnroutedEvent,
-                self.clock.monotonic(),
-                client=client,
-                method=request.method,
-                url=str(request.url),
-            )
-            raise FaultSignal("unrouted", self._unrouted_message(request))
-        assert isinstance(resolved.response, httpx.Response)
-        return resolved.response
+        """Serve one request (called by the interception layer for every client family).
 
-    def _build_router(self) -> respx.Router:
-        router = respx.Router(assert_all_called=False, assert_all_mocked=False)
-        for fake in self.backends.values():
-            for r in fake.routes():
-                router.route(method=r.method, host=fake.host, path__regex=r.regex).mock(
-                    side_effect=functools.partial(self._serve, fake, r)
-                )
-            router.route(host=fake.host).mock(side_effect=functools.partial(_not_found, fake))
-        return router
+        A fake's host is found by a dict lookup and its path by the fake's compiled routes: a
+        respx match over every route would cost more than the whole rest of the call. Hosts no
+        fake owns go to :attr:`router`, a respx router users can extend for their own hosts.
+        """
+        fake = self._hosts.get(request.url.host)
+        if fake is None:
+            return self._via_router(request, client)
+        found = fake.match(request.method, request.url.path)
+        if found is None:
+            return fake.not_found(request)
+        return self._serve(fake, found[0], request, found[1], client, timeout)
+
+    def _via_router(self, request: httpx.Request, client: Client) -> httpx.Response:
+        resolved = self.router.resolve(request)
+        if resolved.route is not None and isinstance(resolved.response, httpx.Response):
+            return resolved.response
+        self.trace.add(
+            UnroutedEvent,
+            self.clock.monotonic(),
+            client=client,
+            method=request.method,
+            url=str(request.url),
+        )
+        raise FaultSignal("unrouted", self._unrouted_message(request))
 
     def _unrouted_message(self, request: httpx.Request) -> str:
         host = request.url.host
@@ -229,10 +231,14 @@ class World:
     # -- serving one call -----------------------------------------------------------------------
 
     def _serve(
-        self, fake: FakeBackend, spec: Route, request: httpx.Request, **params: str
+        self,
+        fake: FakeBackend,
+        spec: Route,
+        request: httpx.Request,
+        params: dict[str, str],
+        client: Client,
+        timeout: float | None,
     ) -> httpx.Response:
-        # (Not named `route`: respx passes its own Route to side effects with that argument.)
-        client, timeout = self._local.context
         with self._lock:
             self._calls += 1
             index = self._calls
@@ -270,16 +276,7 @@ class World:
                 message=signal.message,
             )
             raise
-        self.trace.add(
-            ResponseEvent,
-            self.clock.monotonic(),
-            call=index,
-            status=response.status_code,
-            request_id=response.headers.get("request-id"),
-            replayed=response.headers.get("idempotent-replayed") == "true",
-            error_code=_error_code(response),
-            retry_after=_retry_after(response),
-        )
+        self.trace.add(ResponseEvent, self.clock.monotonic(), call=index, **_outcome(response))
         return response
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -389,7 +386,7 @@ class _Serving:
         before = len(self.fake.ledger)
         response = self.fake.handle(self.request, self.route, self.params)
         request_id = response.headers.get("request-id")
-        for entry in self.fake.ledger.entries()[before:]:
+        for entry in self.fake.ledger.since(before):
             if entry.request_id == request_id:
                 self.world.trace.add(
                     CommitEvent,
@@ -432,7 +429,7 @@ _PARAM_LIMIT = 200
 
 def _params(request: httpx.Request) -> dict[str, str]:
     """Query and body parameters as flat strings, for invariants that group calls by intent."""
-    found: dict[str, str] = dict(request.url.params)
+    found: dict[str, str] = dict(request.url.params) if request.url.query else {}
     body = request.content
     kind = request.headers.get("content-type", "")
     if body and "json" in kind:
@@ -458,8 +455,22 @@ def _flatten(data: Any, prefix: str) -> dict[str, str]:
     return {prefix: "" if data is None else str(data)}
 
 
+def _outcome(response: httpx.Response) -> dict[str, Any]:
+    """What a response event records; error details only for errors (header reads cost)."""
+    headers = response.headers
+    fields: dict[str, Any] = {
+        "status": response.status_code,
+        "request_id": headers.get("request-id"),
+        "replayed": headers.get("idempotent-replayed") == "true",
+    }
+    if response.status_code >= 400:
+        fields["error_code"] = _error_code(response)
+        fields["retry_after"] = _retry_after(response)
+    return fields
+
+
 def _error_code(response: httpx.Response) -> str | None:
-    if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
+    if "json" not in response.headers.get("content-type", ""):
         return None
     try:
         error = json.loads(response.content).get("error")
@@ -479,10 +490,6 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-length"]
     return httpx.Response(response.status_code, headers=headers, content=body)
-
-
-def _not_found(fake: FakeBackend, request: httpx.Request) -> httpx.Response:
-    return fake.not_found(request)
 
 
 def _index(backends: Sequence[FakeBackend]) -> dict[str, FakeBackend]:

@@ -92,6 +92,11 @@ class Ledger:
             self._entries.append(entry)
             return entry
 
+    def since(self, seq: int) -> tuple[LedgerEntry, ...]:
+        """The entries appended after the first ``seq`` (cheap: no full copy)."""
+        with self._lock:
+            return tuple(self._entries[seq:])
+
     def entries(self, kind: str | None = None) -> tuple[LedgerEntry, ...]:
         """All entries, or those of one kind (``"refund.created"``)."""
         with self._lock:
@@ -369,13 +374,20 @@ class FakeBackend:
         Handy on its own, e.g. ``httpx.Client(transport=httpx.MockTransport(fake.serve))``;
         inside a world the shared router does the matching and faults apply.
         """
-        for candidate, pattern in self._compiled_routes():
-            if candidate.method != raw.method:
-                continue
-            m = pattern.match(raw.url.path)
-            if m is not None:
-                return self.handle(raw, candidate, m.groupdict())
-        return self.not_found(raw)
+        found = self.match(raw.method, raw.url.path)
+        if found is None:
+            return self.not_found(raw)
+        return self.handle(raw, *found)
+
+    @classmethod
+    def match(cls, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route serving ``method path`` and its path parameters, if any."""
+        for candidate, pattern in cls._compiled_routes():
+            if candidate.method == method:
+                m = pattern.match(path)
+                if m is not None:
+                    return candidate, m.groupdict()
+        return None
 
     @classmethod
     def _compiled_routes(cls) -> tuple[tuple[Route, re.Pattern[str]], ...]:
