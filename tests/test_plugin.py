@@ -115,7 +115,7 @@ def test_a_held_run_exits_0_with_a_summary_and_a_report(project: pytest.Pytester
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
-            "*chaoskit*",
+            "*= chaoskit =*",
             "held * refund-loose [myagent:hardened] 25 examples*",
             "chaoskit: report written to *",
         ]

@@ -1,0 +1,770 @@
+/* chaoskit report: draws the embedded results with DOM calls only.
+ *
+ * Safety rules (the report must never execute what it shows):
+ * - every piece of data reaches the page through createTextNode/textContent;
+ * - attributes are set with setAttribute from an allow-list, never with data-chosen names;
+ * - links only point at the page's own generated anchors;
+ * - no HTML strings are ever parsed: no innerHTML, outerHTML, insertAdjacentHTML,
+ *   document.write, eval or Function constructors.
+ */
+(function () {
+  "use strict";
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  var HTML_ATTRS = new Set([
+    "class", "id", "title", "colspan", "scope", "type", "value", "role", "aria-label",
+    "open", "selected", "checked", "href", "for"
+  ]);
+  var SVG_ATTRS = new Set([
+    "class", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "width", "height",
+    "viewBox", "points", "text-anchor", "role", "aria-label"
+  ]);
+  var INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+  var STATUS_WORD = {
+    held: "held", violated: "violated", unknown: "unknown",
+    not_exercised: "not exercised", error: "error"
+  };
+
+  var DATA = JSON.parse(document.getElementById("chaoskit-data").textContent);
+  var RUN = DATA.run;
+  var STATS = DATA.stats;
+  var SCENARIOS = RUN.scenarios || [];
+  var filterables = [];
+
+  // --- DOM helpers --------------------------------------------------------------------------
+
+  function setAttrs(node, attrs, allowed) {
+    Object.keys(attrs || {}).forEach(function (name) {
+      var value = attrs[name];
+      if (value === null || value === undefined || value === false) return;
+      if (!allowed.has(name)) throw new Error("chaoskit report: attribute not allowed: " + name);
+      if (name === "href" && !/^#[a-z0-9-]+$/.test(String(value))) {
+        throw new Error("chaoskit report: only local anchors may be linked");
+      }
+      node.setAttribute(name, value === true ? "" : String(value));
+    });
+  }
+
+  function append(node, children) {
+    if (children === null || children === undefined || children === false) return node;
+    if (Array.isArray(children)) {
+      children.forEach(function (child) { append(node, child); });
+    } else if (typeof children === "string" || typeof children === "number") {
+      node.appendChild(document.createTextNode(String(children)));
+    } else {
+      node.appendChild(children);
+    }
+    return node;
+  }
+
+  function h(tag, attrs, children) {
+    var node = document.createElement(tag);
+    setAttrs(node, attrs, HTML_ATTRS);
+    return append(node, children);
+  }
+
+  function s(tag, attrs, children) {
+    var node = document.createElementNS(SVG_NS, tag);
+    setAttrs(node, attrs, SVG_ATTRS);
+    return append(node, children);
+  }
+
+  /** Text from the data, with invisible and control characters made visible. */
+  function show(text) {
+    return String(text === null || text === undefined ? "" : text).replace(INVISIBLE, function (c) {
+      var code = c.charCodeAt(0);
+      if (code < 32) return String.fromCharCode(0x2400 + code);
+      if (code === 127) return "\u2421";
+      return "\u27e6U+" + code.toString(16).toUpperCase().padStart(4, "0") + "\u27e7";
+    });
+  }
+
+  /** A user-data span isolated from the surrounding text direction. */
+  function u(text, cls) {
+    return h("bdi", { class: cls || null }, show(text));
+  }
+
+  function clip(text, n) {
+    var shown = show(text);
+    return shown.length > n ? shown.slice(0, n - 1) + "\u2026" : shown;
+  }
+
+  /** Long data text: the first n characters and a button that shows the rest. */
+  function longText(text, n, cls) {
+    var full = show(text);
+    var span = h("bdi", { class: cls || null }, full.length > n ? full.slice(0, n) : full);
+    if (full.length <= n) return span;
+    var more = h("button", { type: "button", class: "more" }, "show all " + full.length + " characters");
+    more.addEventListener("click", function () { span.textContent = full; more.remove(); });
+    return h("span", null, [span, " ", more]);
+  }
+
+  function badge(status) {
+    return h("span", { class: "badge st-" + status }, STATUS_WORD[status] || status);
+  }
+
+  function seconds(value) {
+    var v = Number(value || 0);
+    return (Math.round(v * 1000) / 1000) + " s";
+  }
+
+  function plural(n, word) {
+    return n + " " + word + (n === 1 ? "" : "s");
+  }
+
+  function register(node, item) {
+    item.node = node;
+    filterables.push(item);
+    return node;
+  }
+
+  // --- data helpers -------------------------------------------------------------------------
+
+  function allInvariants() {
+    var seen = [];
+    SCENARIOS.forEach(function (sc) {
+      (sc.invariants || []).forEach(function (inv) {
+        if (seen.indexOf(inv.invariant) < 0) seen.push(inv.invariant);
+      });
+    });
+    return seen;
+  }
+
+  function invariantNames(sc) {
+    return new Set((sc.invariants || []).map(function (inv) { return inv.invariant; }));
+  }
+
+  function violatedNames(sc) {
+    return new Set((sc.invariants || []).filter(function (inv) {
+      return inv.status === "violated";
+    }).map(function (inv) { return inv.invariant; }));
+  }
+
+  function requests(example) {
+    return (example.trace || []).filter(function (e) { return e.kind === "request"; });
+  }
+
+  // --- page ---------------------------------------------------------------------------------
+
+  function build() {
+    var app = document.getElementById("app");
+    app.textContent = "";
+    append(app, [toolbar(), statistics(), matrix(), scenarioCards()]);
+    applyFilters();
+  }
+
+  function toolbar() {
+    var only = h("input", { type: "checkbox", id: "f-violations" });
+    var scenario = h("select", { id: "f-scenario", "aria-label": "scenario" },
+      h("option", { value: "" }, "all scenarios"));
+    uniqueScenarioNames().forEach(function (name, i) {
+      append(scenario, h("option", { value: String(i) }, clip(name, 60)));
+    });
+    var invariant = h("select", { id: "f-invariant", "aria-label": "invariant" },
+      h("option", { value: "" }, "all invariants"));
+    allInvariants().forEach(function (name, i) {
+      append(invariant, h("option", { value: String(i) }, clip(name, 60)));
+    });
+    [only, scenario, invariant].forEach(function (control) {
+      control.addEventListener("change", applyFilters);
+    });
+    return h("nav", { class: "toolbar", "aria-label": "filters" }, [
+      h("label", { for: "f-violations", class: "check" }, [only, " only violations"]),
+      h("label", null, ["scenario ", scenario]),
+      h("label", null, ["invariant ", invariant]),
+      h("span", { id: "f-count", class: "muted" })
+    ]);
+  }
+
+  function uniqueScenarioNames() {
+    var names = [];
+    SCENARIOS.forEach(function (sc) { if (names.indexOf(sc.scenario) < 0) names.push(sc.scenario); });
+    return names;
+  }
+
+  function applyFilters() {
+    var only = document.getElementById("f-violations").checked;
+    var si = document.getElementById("f-scenario").value;
+    var ii = document.getElementById("f-invariant").value;
+    var scenario = si === "" ? null : uniqueScenarioNames()[Number(si)];
+    var invariant = ii === "" ? null : allInvariants()[Number(ii)];
+    var shown = 0;
+    filterables.forEach(function (item) {
+      var visible = true;
+      if (item.column !== undefined) {
+        visible = invariant === null || item.column === invariant;
+      } else {
+        if (only && item.status !== "violated") visible = false;
+        if (scenario !== null && item.scenario !== scenario) visible = false;
+        if (invariant !== null && !item.invariants.has(invariant)) visible = false;
+        if (only && invariant !== null && !item.violated.has(invariant)) visible = false;
+        if (visible && item.card) shown += 1;
+      }
+      item.node.hidden = !visible;
+    });
+    document.getElementById("f-count").textContent =
+      "showing " + shown + " of " + plural(SCENARIOS.length, "scenario run");
+  }
+
+  // --- statistics ---------------------------------------------------------------------------
+
+  function statistics() {
+    var cards = [
+      ["scenario runs", STATS.scenarios],
+      ["examples", STATS.examples],
+      ["examples with faults", STATS.examples_with_faults],
+      ["faults fired", STATS.faults_fired],
+      ["violated", STATS.by_status.violated],
+      ["not exercised", STATS.by_status.not_exercised]
+    ];
+    return h("section", { class: "stats", "aria-label": "statistics" }, cards.map(function (c) {
+      return h("div", { class: "stat" }, [h("b", null, String(c[1])), h("span", null, c[0])]);
+    }));
+  }
+
+  // --- matrix -------------------------------------------------------------------------------
+
+  function matrix() {
+    var invariants = allInvariants();
+    var head = h("tr", null, h("th", { scope: "col", class: "corner" }, "scenario \u00d7 agent"));
+    invariants.forEach(function (name) {
+      append(head, register(h("th", { scope: "col", class: "inv mono", title: show(name) },
+        clip(name, 48)), { column: name }));
+    });
+    var body = h("tbody");
+    SCENARIOS.forEach(function (sc, index) {
+      append(body, matrixRow(sc, index, invariants));
+    });
+    var table = h("table", { class: "matrix", id: "matrix" }, [h("thead", null, head), body]);
+    return h("section", { class: "panel" }, [
+      h("h2", null, "Invariants"),
+      h("p", { class: "muted" }, "Each row is one scenario explored against one agent; each " +
+        "cell, what an invariant says over all examples. Click a scenario to read its story."),
+      h("div", { class: "scroll" }, table),
+      legend()
+    ]);
+  }
+
+  function matrixRow(sc, index, invariants) {
+    var name = h("th", { scope: "row", class: "rowhead" }, [
+      h("a", { href: "#sc-" + index, class: "mono" }, clip(sc.scenario, 60)),
+      h("span", { class: "agent" }, u(clip(sc.agent, 40))),
+      badge(sc.status)
+    ]);
+    var row = h("tr", { class: "row st-row-" + sc.status }, name);
+    if (sc.status === "error") {
+      append(row, h("td", { class: "cell st-error", colspan: String(Math.max(1, invariants.length)) },
+        clip(sc.error || "error", 200)));
+    } else {
+      invariants.forEach(function (inv) { append(row, matrixCell(sc, inv)); });
+    }
+    return register(row, itemFor(sc));
+  }
+
+  function matrixCell(sc, name) {
+    var summary = (sc.invariants || []).find(function (inv) { return inv.invariant === name; });
+    if (!summary) {
+      return register(h("td", { class: "cell na", title: "not part of this scenario" }, "\u2014"),
+        { column: name });
+    }
+    var total = (summary.held || 0) + (summary.violated || 0) + (summary.unknown || 0);
+    var detail = summary.status === "violated" ? summary.violated + " of " + total
+      : summary.status === "held" ? String(summary.held)
+      : summary.status === "unknown" ? summary.unknown + " of " + total : "";
+    var cell = h("td", { class: "cell st-" + summary.status, title: show(summary.reason || "") }, [
+      h("span", { class: "word" }, STATUS_WORD[summary.status] || summary.status),
+      detail ? h("span", { class: "count" }, detail) : null
+    ]);
+    return register(cell, { column: name });
+  }
+
+  function legend() {
+    return h("p", { class: "legend" }, ["held", "violated", "unknown", "not_exercised", "error"]
+      .map(function (status) { return badge(status); }));
+  }
+
+  function itemFor(sc) {
+    return {
+      scenario: sc.scenario, status: sc.status,
+      invariants: invariantNames(sc), violated: violatedNames(sc)
+    };
+  }
+
+  // --- one card per scenario run ------------------------------------------------------------
+
+  function scenarioCards() {
+    return h("section", { class: "cards" }, [h("h2", null, "Scenarios")].concat(
+      SCENARIOS.map(function (sc, index) { return scenarioCard(sc, index); })));
+  }
+
+  function scenarioCard(sc, index) {
+    var summary = h("summary", null, [
+      badge(sc.status),
+      h("span", { class: "sc-name mono" }, u(clip(sc.scenario, 120))),
+      h("span", { class: "agent" }, u(clip(sc.agent, 60))),
+      h("span", { class: "muted" }, plural(sc.examples || 0, "example"))
+    ]);
+    var card = h("details", { class: "card st-card-" + sc.status, id: "sc-" + index,
+      open: sc.status === "violated" || sc.status === "error" }, summary);
+    if (sc.description) append(card, h("p", { class: "description" }, longText(sc.description, 600)));
+    if (sc.source) append(card, h("p", { class: "source" }, ["source ", u(sc.source, "mono")]));
+    if (sc.error) append(card, h("pre", { class: "error-box" }, longText(sc.error, 4000)));
+    if (sc.counterexample) append(card, counterexample(sc, sc.counterexample));
+    if (sc.reproduction) append(card, reproduction(sc.reproduction));
+    append(card, h("div", { class: "grid2" }, [coverage(sc), sometimes(sc)]));
+    append(card, [notExercised(sc), budgets(sc), samples(sc)]);
+    var item = itemFor(sc);
+    item.card = true;
+    return register(card, item);
+  }
+
+  function reproduction(command) {
+    return h("div", { class: "repro" }, [
+      h("h3", null, "Reproduce"),
+      h("pre", { class: "cmd" }, h("code", null, show(command)))
+    ]);
+  }
+
+  // --- the counterexample told in words -----------------------------------------------------
+
+  function counterexample(sc, ex) {
+    var broken = (ex.verdicts || []).filter(function (v) { return v.status !== "held"; });
+    var faults = ex.faults || [];
+    var box = h("div", { class: "story" }, [
+      h("h3", null, ex.findings && ex.findings.length && !broken.length
+        ? "Minimal counterexample: the agent itself failed"
+        : "Minimal counterexample"),
+      h("p", { class: "lead" }, [
+        "Asked ", h("q", null, longText(ex.message, 400)), ", agent ", u(sc.agent, "mono"),
+        " broke " + plural(broken.length, "invariant") + " in world ",
+        h("span", { class: "mono" }, String(ex.world_seed)), " after " +
+        plural(faults.length, "fault") + " (the smallest schedule shrinking found) and " +
+        seconds(ex.virtual_seconds) + " of virtual time."
+      ]),
+      faultList(faults),
+      verdictList(broken),
+      findingList(ex.findings || []),
+      h("h4", null, "Timeline"),
+      timeline(ex),
+      reply(ex, broken),
+      ledgers(ex)
+    ]);
+    return box;
+  }
+
+  function faultList(faults) {
+    if (!faults.length) {
+      return h("p", { class: "muted" }, "No fault was needed: the agent fails without any.");
+    }
+    return h("ol", { class: "faults" }, faults.map(function (f) {
+      return h("li", null, [
+        h("span", { class: "chip fault" }, u(f.kind)), " on call ",
+        h("b", { class: "mono" }, "#" + f.call), " at ", h("b", null, "t=" + seconds(f.at)),
+        ": ", u(f.backend, "mono"), " ", u(f.route, "mono"),
+        h("span", { class: "muted" }, [" \u00b7 rule ", u(f.rule, "mono")]),
+        f.detail ? h("span", { class: "muted" }, [" \u00b7 ", u(clip(f.detail, 300))]) : null
+      ]);
+    }));
+  }
+
+  function verdictList(verdicts) {
+    return h("div", { class: "verdicts" }, verdicts.map(function (v) {
+      var evidence = (v.evidence || []).map(function (e) {
+        return h("li", null, [h("span", { class: "chip" }, u(e.kind)), " ",
+          u(e.ref, "mono"), " ", longText(e.detail, 400)]);
+      });
+      if (v.evidence_omitted) evidence.push(h("li", { class: "muted" }, "\u2026 " + v.evidence_omitted + " more"));
+      return h("div", { class: "verdict" }, [
+        h("div", null, [badge(v.status), " ", u(v.invariant, "mono strong")]),
+        h("p", null, longText(v.explanation, 1200)),
+        evidence.length ? h("ul", { class: "evidence" }, evidence) : null
+      ]);
+    }));
+  }
+
+  function findingList(findings) {
+    if (!findings.length) return null;
+    return h("div", { class: "findings" }, [h("h4", null, "Findings")].concat(findings.map(function (f) {
+      return h("p", { class: "finding" }, [h("span", { class: "chip bad" }, u(f.kind)), " ",
+        longText(f.message, 1200)]);
+    })));
+  }
+
+  // --- ledger after, reply with the offending claim marked ----------------------------------
+
+  function ledgers(ex) {
+    var box = h("div", { class: "ledgers" }, h("h4", null, "Ledgers after the run"));
+    var names = Object.keys(ex.ledgers || {});
+    if (!names.length) append(box, h("p", { class: "muted" }, "No backend kept a ledger."));
+    names.forEach(function (name) {
+      var entries = ex.ledgers[name] || [];
+      append(box, h("h5", null, [u(name, "mono"), h("span", { class: "muted" },
+        " \u00b7 " + entries.length + (entries.length === 1 ? " entry" : " entries"))]));
+      if (entries.length) append(box, ledgerTable(entries));
+      var omitted = (ex.ledgers_omitted || {})[name];
+      if (omitted) append(box, h("p", { class: "muted" }, "\u2026 " + omitted + " more entries not shown"));
+    });
+    return box;
+  }
+
+  function ledgerTable(entries) {
+    var head = h("tr", null, ["#", "t", "effect", "object", "fields", "idempotency key", "principal"]
+      .map(function (t) { return h("th", { scope: "col" }, t); }));
+    var rows = entries.map(function (e) {
+      var fields = Object.keys(e.fields || {}).map(function (k) {
+        return k + "=" + (typeof e.fields[k] === "string" ? e.fields[k] : JSON.stringify(e.fields[k]));
+      }).join(", ");
+      return h("tr", null, [
+        h("td", { class: "mono" }, String(e.seq)), h("td", null, seconds(e.at)),
+        h("td", null, u(e.kind, "mono")), h("td", null, u(e.object_id, "mono")),
+        h("td", { class: "fields" }, longText(fields, 300, "mono")),
+        h("td", null, u(clip(e.idempotency_key || "\u2014", 60), "mono")),
+        h("td", null, u(clip(e.principal || "\u2014", 40), "mono"))
+      ]);
+    });
+    return h("div", { class: "scroll" }, h("table", { class: "ledger" }, [h("thead", null, head), h("tbody", null, rows)]));
+  }
+
+  function reply(ex, broken) {
+    var box = h("div", { class: "reply" }, h("h4", null, "The agent's reply"));
+    if (!ex.reply) return append(box, h("p", { class: "muted" }, "The agent gave no reply."));
+    var told = verdictText(broken);
+    var text = clip(ex.reply.text, 4000);
+    var needles = offendingNeedles(ex, broken, told).filter(function (n) { return text.indexOf(n) >= 0; });
+    append(box, h("blockquote", null, marked(text, needles)));
+    var claims = ex.reply.claims || [];
+    if (claims.length) {
+      append(box, h("ul", { class: "claims" }, claims.map(function (c) {
+        var bad = (c.ref && told.indexOf(c.ref) >= 0) || told.indexOf(c.intent) >= 0;
+        return h("li", { class: bad ? "claim offending" : "claim" }, [
+          u(c.intent, "mono"), " ", h("span", { class: "chip" }, u(c.status)),
+          c.ref ? [" ", u(c.ref, "mono")] : null
+        ]);
+      })));
+    }
+    return box;
+  }
+
+  function verdictText(broken) {
+    return broken.map(function (v) {
+      return [v.explanation].concat((v.evidence || []).map(function (e) {
+        return e.detail + " " + e.ref;
+      })).join(" ");
+    }).join(" ");
+  }
+
+  /** Strings to mark in the reply: reply evidence, and ids the violated verdicts talk about. */
+  function offendingNeedles(ex, broken, told) {
+    var needles = [];
+    broken.forEach(function (v) {
+      (v.evidence || []).forEach(function (e) {
+        if (e.kind !== "reply") return;
+        [e.detail, e.ref].forEach(function (n) { if (n && n.length >= 3) needles.push(show(n)); });
+      });
+    });
+    (told.match(/\b[A-Za-z]{2,8}_[A-Za-z0-9]{6,}\b/g) || []).forEach(function (id) { needles.push(id); });
+    (ex.reply.claims || []).forEach(function (c) {
+      if (c.ref && told.indexOf(c.ref) >= 0) needles.push(show(c.ref));
+    });
+    return needles.filter(function (n, i) { return needles.indexOf(n) === i; });
+  }
+
+  /** Text nodes with every occurrence of a needle wrapped in <mark>, built with the DOM. */
+  function marked(text, needles) {
+    var spans = [];
+    needles.forEach(function (n) {
+      if (!n) return;
+      var at = text.indexOf(n);
+      while (at >= 0 && spans.length < 200) {
+        spans.push([at, at + n.length]);
+        at = text.indexOf(n, at + n.length);
+      }
+    });
+    spans.sort(function (a, b) { return a[0] - b[0]; });
+    var out = h("bdi");
+    var pos = 0;
+    spans.forEach(function (sp) {
+      if (sp[0] < pos) return;
+      append(out, text.slice(pos, sp[0]));
+      append(out, h("mark", null, text.slice(sp[0], sp[1])));
+      pos = sp[1];
+    });
+    append(out, text.slice(pos));
+    return out;
+  }
+
+  // --- the timeline picture -----------------------------------------------------------------
+
+  var LANE_W = 130;
+  var ROW_H = 22;
+  var AXIS_W = 64;
+
+  function timelineLanes(ex) {
+    var lanes = ["agent"];
+    (ex.trace || []).forEach(function (e) {
+      if (e.kind === "request" && lanes.indexOf("backend:" + e.backend) < 0) lanes.push("backend:" + e.backend);
+    });
+    Object.keys(ex.ledgers || {}).forEach(function (name) {
+      if ((ex.ledgers[name] || []).length && lanes.indexOf("backend:" + name) < 0) lanes.push("backend:" + name);
+    });
+    lanes.push("faults");
+    return lanes;
+  }
+
+  function timeline(ex) {
+    var lanes = timelineLanes(ex);
+    var laneX = function (lane) { return AXIS_W + 50 + lanes.indexOf(lane) * LANE_W; };
+    var notesX = laneX("faults") + 60;
+    var g = { marks: s("g", { class: "marks" }), notes: s("g", { class: "notes" }), grid: s("g", { class: "grid" }) };
+    var state = { y: 44, at: 0, calls: {}, callY: {}, ended: {}, seen: {}, laneX: laneX, notesX: notesX };
+    tick(g, state, 0);
+    (ex.trace || []).forEach(function (e) { drawEvent(g, state, e); });
+    drawReply(g, state, ex);
+    var hidden = (ex.trace_omitted || 0) + (ex.trace_dropped || 0);
+    if (hidden) {
+      note(g, state, state.y, "\u2026 " + hidden + " more events not shown", "omitted");
+      state.y += ROW_H;
+    }
+    var width = notesX + 560;
+    var height = state.y + 16;
+    var svg = s("svg", { class: "timeline", width: width, height: height, viewBox: "0 0 " + width + " " + height,
+      role: "img", "aria-label": "timeline of the counterexample" });
+    append(svg, [g.grid, laneHeads(lanes, laneX, height), g.marks, g.notes]);
+    return h("div", { class: "scroll timeline-box" }, svg);
+  }
+
+  function laneHeads(lanes, laneX, height) {
+    return s("g", { class: "lanes" }, lanes.map(function (lane) {
+      var x = laneX(lane);
+      var label = lane.indexOf("backend:") === 0 ? lane.slice(8) : lane;
+      return s("g", { class: "lane lane-" + (lane.indexOf("backend:") === 0 ? "backend" : lane) }, [
+        s("line", { x1: x, y1: 30, x2: x, y2: height - 8 }),
+        s("text", { x: x, y: 18, "text-anchor": "middle" }, [clip(label, 16), s("title", null, show(label))])
+      ]);
+    }));
+  }
+
+  function tick(g, state, at) {
+    append(g.grid, [
+      s("line", { class: "tick", x1: 8, y1: state.y - 11, x2: state.notesX + 540, y2: state.y - 11 }),
+      s("text", { class: "tick-label", x: AXIS_W, y: state.y - 14, "text-anchor": "end" }, "t=" + seconds(at))
+    ]);
+  }
+
+  /** Advance the vertical time axis to ``at``: a gap that grows with the log of the delay. */
+  function advance(g, state, at) {
+    if (at <= state.at) return state.y;
+    var start = state.y;
+    state.y += 14 + Math.min(90, 22 * Math.log2(1 + (at - state.at)));
+    state.at = at;
+    tick(g, state, at);
+    return start;
+  }
+
+  function note(g, state, y, text, cls) {
+    append(g.notes, s("text", { class: "note " + (cls || ""), x: state.notesX, y: y + 4 },
+      [clip(text, 88), s("title", null, show(text))]));
+  }
+
+  function drawEvent(g, state, e) {
+    var start = advance(g, state, e.at);
+    var y = state.y;
+    var draw = DRAW[e.kind];
+    if (!draw) return;
+    var used = draw(g, state, e, y, start);
+    if (used !== false) state.y += ROW_H;
+  }
+
+  function arrow(g, x1, x2, y, cls) {
+    var dir = x2 > x1 ? -1 : 1;
+    append(g.marks, s("g", { class: "arrow " + cls }, [
+      s("line", { x1: x1, y1: y, x2: x2 + dir * 2, y2: y }),
+      s("polygon", { points: [x2, y, x2 + dir * 7, y - 4, x2 + dir * 7, y + 4].join(" ") })
+    ]));
+  }
+
+  function backendX(state, call) {
+    var backend = state.calls[call];
+    return state.laneX(backend ? "backend:" + backend : "agent");
+  }
+
+  var DRAW = {
+    request: function (g, state, e, y) {
+      var route = e.backend + " " + e.method + " " + e.route;
+      var retry = state.seen[route] && state.seen[route].some(function (c) { return state.ended[c] === "failed"; });
+      (state.seen[route] = state.seen[route] || []).push(e.call);
+      state.calls[e.call] = e.backend;
+      state.callY[e.call] = y;
+      arrow(g, state.laneX("agent"), state.laneX("backend:" + e.backend), y, retry ? "request retry" : "request");
+      var params = Object.keys(e.params || {}).map(function (k) { return k + "=" + e.params[k]; }).join(" ");
+      note(g, state, y, "#" + e.call + (retry ? " \u21bb retry " : " ") + e.method + " " + e.path +
+        (e.idempotency_key ? "  key=" + e.idempotency_key : "") + (params ? "  " + params : ""),
+        retry ? "retry" : "");
+    },
+    response: function (g, state, e, y) {
+      var cls = e.status < 300 ? "ok" : e.status < 500 ? "warn" : "bad";
+      state.ended[e.call] = e.status < 300 ? "ok" : "failed";
+      arrow(g, backendX(state, e.call), state.laneX("agent"), y, "response " + cls);
+      note(g, state, y, "#" + e.call + " \u2190 " + e.status + (e.error_code ? " " + e.error_code : "") +
+        (e.retry_after !== undefined ? "  Retry-After " + e.retry_after + " s" : "") +
+        (e.replayed ? "  (replayed)" : ""), cls);
+    },
+    exception: function (g, state, e, y) {
+      state.ended[e.call] = "failed";
+      arrow(g, backendX(state, e.call), state.laneX("agent"), y, "exception");
+      cross(g, state.laneX("agent"), y);
+      note(g, state, y, "#" + e.call + " \u2715 " + e.error + ": " + e.message, "bad");
+    },
+    commit: function (g, state, e, y) {
+      var x = state.laneX("backend:" + e.backend);
+      append(g.marks, s("rect", { class: "commit", x: x - 6, y: y - 6, width: 12, height: 12, rx: 2 }));
+      note(g, state, y, "#" + e.call + " commit " + e.effect + " " + e.object_id, "commit");
+    },
+    fault: function (g, state, e, y) {
+      var x = state.laneX("faults");
+      var from = state.callY[e.call] === undefined ? y : state.callY[e.call];
+      append(g.marks, [
+        s("rect", { class: "fault-window", x: x - 9, y: from - 8, width: 18, height: y - from + 16, rx: 4 }),
+        s("line", { class: "fault-link", x1: backendX(state, e.call), y1: y, x2: x, y2: y }),
+        s("polygon", { class: "fault", points: [x, y - 8, x + 8, y, x, y + 8, x - 8, y].join(" ") })
+      ]);
+      note(g, state, y, "#" + e.call + " \u26a1 " + e.fault + (e.detail ? " (" + e.detail + ")" : "") +
+        "  rule " + e.rule, "fault");
+    },
+    sleep: function (g, state, e, y, start) {
+      var x = state.laneX("agent");
+      var top = Math.min(start, y - 10);
+      append(g.marks, s("rect", { class: "sleep", x: x - 4, y: top, width: 8, height: Math.max(6, y - top), rx: 3 }));
+      note(g, state, (top + y) / 2, "sleep " + seconds(e.seconds), "sleep");
+      return false;
+    },
+    unrouted: function (g, state, e, y) {
+      cross(g, state.laneX("agent"), y);
+      note(g, state, y, "\u2715 refused: unrouted " + e.method + " " + e.url, "bad");
+    }
+  };
+
+  function cross(g, x, y) {
+    append(g.marks, s("g", { class: "cross" }, [
+      s("line", { x1: x - 5, y1: y - 5, x2: x + 5, y2: y + 5 }),
+      s("line", { x1: x - 5, y1: y + 5, x2: x + 5, y2: y - 5 })
+    ]));
+  }
+
+  function drawReply(g, state, ex) {
+    advance(g, state, Number(ex.virtual_seconds || 0));
+    var x = state.laneX("agent");
+    append(g.marks, s("circle", { class: "reply-dot", cx: x, cy: state.y, r: 7 }));
+    note(g, state, state.y, ex.reply ? "reply: \u201c" + ex.reply.text + "\u201d" : "no reply", "reply");
+    state.y += ROW_H;
+  }
+
+  // --- coverage, sometimes, not exercised, budgets, samples ---------------------------------
+
+  function coverage(sc) {
+    var box = h("div", { class: "coverage" }, h("h4", null, "Fault coverage"));
+    var faults = (sc.coverage || {}).faults || {};
+    var rows = [];
+    Object.keys(faults).forEach(function (route) {
+      Object.keys(faults[route]).forEach(function (kind) { rows.push([route, kind, faults[route][kind]]); });
+    });
+    if (!rows.length) return append(box, h("p", { class: "muted" }, "No fault fired in any example."));
+    var total = Math.max(1, sc.examples || 0);
+    var height = rows.length * 40 + 4;
+    var svg = s("svg", { class: "bars", width: 420, height: height, viewBox: "0 0 420 " + height,
+      role: "img", "aria-label": "faults fired per route" });
+    rows.forEach(function (row, i) {
+      var y = i * 40;
+      var w = Math.max(2, Math.min(1, row[2] / total) * 300);
+      append(svg, [
+        s("text", { class: "bar-label", x: 0, y: y + 12 }, [clip(row[0] + " \u00b7 " + row[1], 60),
+          s("title", null, show(row[0] + " · " + row[1]))]),
+        s("rect", { class: "bar-bg", x: 0, y: y + 18, width: 300, height: 14, rx: 3 }),
+        s("rect", { class: "bar", x: 0, y: y + 18, width: w, height: 14, rx: 3 }),
+        s("text", { class: "bar-value", x: 308, y: y + 30 }, row[2] + " / " + plural(total, "example"))
+      ]);
+    });
+    append(box, svg);
+    return append(box, h("p", { class: "muted" }, (sc.coverage.examples_with_faults || 0) +
+      " of " + plural(sc.examples || 0, "example") + " had at least one fault."));
+  }
+
+  function sometimes(sc) {
+    var box = h("div", { class: "sometimes" }, h("h4", null, "Sometimes-properties"));
+    var props = (sc.coverage || {}).sometimes || {};
+    var names = Object.keys(props);
+    if (!names.length) return append(box, h("p", { class: "muted" }, "None declared."));
+    return append(box, h("ul", null, names.map(function (name) {
+      var hit = props[name] > 0;
+      return h("li", { class: hit ? "hit" : "missed" }, [
+        h("span", { class: "mark-icon" }, hit ? "\u2714" : "\u2718"), " ", u(name),
+        h("span", { class: "muted" }, hit ? " \u00b7 hit in " + plural(props[name], "example") : " \u00b7 never hit")
+      ]);
+    })));
+  }
+
+  function notExercised(sc) {
+    var reasons = sc.not_exercised || [];
+    if (!reasons.length) return null;
+    return h("div", { class: "not-exercised" }, [
+      h("h4", null, "Not exercised"),
+      h("p", { class: "muted" }, "These faults or properties never reached the agent, so the scenario tested nothing there:"),
+      h("ul", null, reasons.map(function (r) { return h("li", null, longText(r, 600)); }))
+    ]);
+  }
+
+  function budgets(sc) {
+    var examples = [];
+    if (sc.counterexample) examples.push(["counterexample", sc.counterexample]);
+    (sc.samples || []).forEach(function (ex, i) { examples.push(["passing sample " + (i + 1), ex]); });
+    if (!examples.length) return null;
+    var head = h("tr", null, ["example", "virtual time", "tool calls", "other usage"].map(function (t) {
+      return h("th", { scope: "col" }, t);
+    }));
+    var rows = examples.map(function (pair) {
+      var ex = pair[1];
+      var usage = Object.keys(ex.usage || {}).map(function (k) { return k + " " + ex.usage[k]; }).join(", ");
+      return h("tr", null, [h("td", null, pair[0]), h("td", null, seconds(ex.virtual_seconds)),
+        h("td", null, String(requests(ex).length) + ((ex.trace_omitted || 0) ? "+" : "")),
+        h("td", null, u(clip(usage || "\u2014", 200), "mono"))]);
+    });
+    var budget = sc.budget;
+    if (budget) {
+      rows.push(h("tr", { class: "allowed" }, [h("td", null, "allowed"),
+        h("td", null, budget.seconds === undefined ? "\u2014" : seconds(budget.seconds)),
+        h("td", null, budget.tool_calls === undefined ? "\u2014" : String(budget.tool_calls)),
+        h("td", null, ["model_calls", "tokens", "usd"].filter(function (k) {
+          return budget[k] !== undefined;
+        }).map(function (k) { return k + " " + budget[k]; }).join(", ") || "\u2014")]));
+    }
+    return h("div", { class: "budgets" }, [
+      h("h4", null, "Budgets"),
+      h("div", { class: "scroll" }, h("table", { class: "budget" }, [h("thead", null, head), h("tbody", null, rows)])),
+      budget ? null : h("p", { class: "muted" }, "The results do not record the allowed budget; " +
+        "a budget invariant, if declared, shows its verdict in the matrix.")
+    ]);
+  }
+
+  /** Passing samples, drawn when first opened: most readers never need them. */
+  function samples(sc) {
+    var list = sc.samples || [];
+    if (!list.length) return null;
+    var box = h("details", { class: "samples" },
+      h("summary", null, plural(list.length, "passing sample") + " (what a good run looks like)"));
+    var drawn = false;
+    box.addEventListener("toggle", function () {
+      if (!box.open || drawn) return;
+      drawn = true;
+      append(box, list.map(function (ex, i) {
+        return h("div", { class: "sample" }, [
+          h("h5", null, "Sample " + (i + 1) + " \u00b7 world " + ex.world_seed + " \u00b7 " +
+            plural((ex.faults || []).length, "fault")),
+          timeline(ex)
+        ]);
+      }));
+    });
+    return box;
+  }
+
+  build();
+})();
