@@ -53,6 +53,36 @@ def idle(task):
 """
 
 
+REFUND = """
+name = "refund-timeout-after-commit"
+task = "Half of my order {order.id} never arrived. Please refund half of it."
+backends = ["payments", "crm"]
+tags = ["payments", "idempotency"]
+
+[[faults]]
+kind = "timeout_after_commit"
+target = "payments: POST /v1/refunds"
+explore = true
+
+[[invariants]]
+name = "at_most_one_effect_per_intent"
+effect = "refund.created"
+key = "charge"
+
+[[sometimes]]
+name = "the timeout hit the refund"
+fault = "timeout_after_commit"
+target = "payments: POST /v1/refunds"
+"""
+
+EXPECT = """
+[[expect]]
+effect = "refund.created"
+count = 1
+where = { charge = "{order.charge_id}" }
+"""
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     """A user's project: an agent module and a scenarios folder with the built-in refund file."""
@@ -62,14 +92,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.syspathinsert()
     scenarios = pytester.path / "scenarios"
     scenarios.mkdir()
-    source = (ROOT / "scenarios" / "refund_timeout_after_commit.toml").read_text()
-    (scenarios / "refund.toml").write_text(source)
-    no_expect = source.split("[[expect]]")[0] + "[[sometimes]]" + source.split("[[sometimes]]")[1]
-    (scenarios / "refund_loose.toml").write_text(
-        no_expect.replace('name = "refund-timeout-after-commit"', 'name = "refund-loose"').replace(
-            'tags = ["payments", "idempotency"]', 'tags = ["loose"]'
-        )
-    )
+    (scenarios / "refund.toml").write_text(REFUND + EXPECT)
+    loose = REFUND.replace("refund-timeout-after-commit", "refund-loose")
+    (scenarios / "refund_loose.toml").write_text(loose.replace('"idempotency"', '"loose"'))
     return pytester
 
 
@@ -116,7 +141,7 @@ def test_a_held_run_exits_0_with_a_summary_and_a_report(project: pytest.Pytester
     result.stdout.fnmatch_lines(
         [
             "*= chaoskit =*",
-            "held * refund-loose [myagent:hardened] 25 examples*",
+            "held * refund-loose ?myagent:hardened? 25 examples*",
             "chaoskit: report written to *",
         ]
     )
