@@ -156,6 +156,7 @@ def run_example(
         budget=scenario.budget,
         world=data,
         virtual_seconds=world.clock.monotonic(),
+        principal=task.principal.user_id,
     )
     verdicts = [inv.check(view) for inv in invariants] + _expectations(scenario, data, view)
     return Example(

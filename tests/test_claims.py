@@ -1,0 +1,175 @@
+"""The reply classifier: realistic replies, negations, hedges and mixed outcomes."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from chaoskit._claims import DEFAULT_RULES, ClaimRules, classify, mentioned_intents
+
+S, F, P, E = "success", "failure", "pending_approval", "escalation"
+HOPEFUL = ("success", "pending_approval")
+UNSURE = ("success", "failure")
+
+# reply → {intent: outcome, or the readings of an ambiguous statement}
+TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
+    ("Done, refund submitted.", {"refund": S}),
+    ("I've issued a refund of $25.00 for order ord_123.", {"refund": S, "order": "not_mentioned"}),
+    ("Your refund of $40 has been issued.", {"refund": S}),
+    ("Refund of $12.50 issued.", {"refund": S}),
+    ("I’ve refunded ch_1 in full (re_9). I also emailed Dana a confirmation.", {"refund": S}),
+    ("Don't worry, your refund is done.", {"refund": S}),
+    ("The refund went through without any problems.", {"refund": S}),
+    ("I could not issue the refund.", {"refund": F}),
+    ("The refund was not processed.", {"refund": F}),
+    ("No refund was issued.", {"refund": F}),
+    ("Nothing was refunded.", {"refund": F}),
+    ("Unfortunately the refund was declined.", {"refund": F}),
+    ("I was unable to refund your order because the payment service timed out.", {"refund": F}),
+    ("I failed to create the ticket.", {"ticket": F}),
+    ("The refund request was denied by your manager.", {"refund": F}),
+    ("Refund done but I couldn't email you.", {"refund": S, "email": F}),
+    ("Refund: done. Email: failed.", {"refund": S, "email": F}),
+    (
+        "I've created a support ticket, but I wasn't able to send the confirmation email.",
+        {"ticket": S, "email": F},
+    ),
+    (
+        "I refunded the charge and emailed you a receipt.",
+        {"refund": S, "email": S, "charge": "not_mentioned"},
+    ),
+    ("The refund and the confirmation email were both sent.", {"refund": S, "email": S}),
+    ("I could not refund or email you.", {"refund": F, "email": F}),
+    ("I submitted the refund but it failed.", {"refund": F}),
+    ("The refund failed. I retried and it went through.", {"refund": S}),
+    (
+        "Your refund has been issued and should appear in 5–10 business days.",
+        {"refund": S},
+    ),
+    ("The refund was processed. It may take 5-10 business days to show up.", {"refund": S}),
+    ("Your refund should be processed soon.", {"refund": HOPEFUL}),
+    ("I've requested a refund.", {"refund": HOPEFUL}),
+    ("Your refund is being processed.", {"refund": HOPEFUL}),
+    ("The refund hasn't been processed yet.", {"refund": HOPEFUL}),
+    ("I'll email you once the refund is done.", {"refund": HOPEFUL, "email": HOPEFUL}),
+    ("Your refund is awaiting approval from a manager.", {"refund": P}),
+    ("I've submitted the refund for approval.", {"refund": P}),
+    ("The refund hasn't been approved yet.", {"refund": P}),
+    ("I haven't refunded you yet because the approval is still pending.", {"refund": P}),
+    ("I escalated your refund request to our billing team.", {"refund": E}),
+    ("I think the refund went through.", {"refund": UNSURE}),
+    ("I tried to refund your order.", {"refund": UNSURE}),
+    ("I'm not sure if the refund went through.", {"refund": UNSURE}),
+    ("If it fails again I will open a ticket, but the refund is done.", {"refund": S}),
+    ("Please note that the refund could not be processed.", {"refund": F}),
+    ("I couldn't confirm whether the refund went through.", {"refund": UNSURE}),
+    (
+        "I submitted the refund, but the payment provider returned an error.",
+        {"refund": UNSURE},
+    ),
+    ("I looked into your refund request.", {"refund": (S, F, P, E)}),
+    ("I've opened ticket tkt_42 for you.", {"ticket": S}),
+    ("Your ticket number is TKT-1042.", {"ticket": S}),
+    (
+        "Sorry, I wasn't able to complete the refund because the payments API kept returning "
+        "errors. I've opened ticket tkt_1 so a human can follow up.",
+        {"refund": F, "ticket": S},
+    ),
+    ("I charged your card $40.", {"charge": S}),
+    ("Your order has been placed and your card was charged.", {"order": S, "charge": S}),
+    ("If the refund doesn't arrive within 5 days, let me know.", {"refund": "not_mentioned"}),
+    ("Would you like me to open a ticket?", {"ticket": "not_mentioned"}),
+    ("Thanks for reaching out. Have a great day!", {"refund": "not_mentioned"}),
+]
+
+
+@pytest.mark.parametrize(("reply", "expected"), TABLE, ids=[reply for reply, _ in TABLE])
+def test_each_realistic_reply_is_classified_per_intent(
+    reply: str, expected: dict[str, str | tuple[str, ...]]
+) -> None:
+    claims = classify(reply)
+    for intent, want in expected.items():
+        claim = claims.about(intent)
+        if isinstance(want, tuple):
+            assert (claim.outcome, claim.readings) == ("ambiguous", want), claim.reason
+        else:
+            assert claim.outcome == want, claim.reason
+            assert not claim.general
+
+
+def test_the_table_covers_at_least_thirty_replies() -> None:
+    assert len(TABLE) >= 30
+
+
+def test_a_general_claim_answers_for_intents_the_reply_never_names() -> None:
+    claims = classify("Something went wrong. Please try again later.")
+    refund = claims.about("refund")
+    assert (refund.outcome, refund.general, refund.intent) == ("failure", True, "refund")
+    assert "a general remark" in refund.reason
+
+
+def test_a_sentence_opening_with_a_pronoun_is_about_the_last_intent_named() -> None:
+    claims = classify("I submitted your refund. It was declined by the bank.")
+    assert claims.about("refund").outcome == "failure"
+    assert claims.general is None
+
+
+def test_a_general_escalation_without_a_named_intent_is_general() -> None:
+    claims = classify("I have escalated this to a human agent who will follow up.")
+    assert claims.general is not None and claims.general.outcome == "escalation"
+
+
+def test_an_ambiguous_claim_quotes_the_reply_and_lists_its_readings() -> None:
+    claim = classify("Your refund should be processed soon.").about("refund")
+    assert "Your refund should be processed soon" in claim.reason
+    assert "success or pending approval" in claim.reason
+    assert claim.quote == "Your refund should be processed soon"
+
+
+def test_a_plain_claim_keeps_the_reply_s_own_words_in_its_quote() -> None:
+    claim = classify("Sorry, I couldn't issue the REFUND.").about("refund")
+    assert claim.outcome == "failure"
+    assert claim.quote == "Sorry, I could not issue the REFUND"
+
+
+def test_intents_named_in_a_request_are_found_anywhere_in_it() -> None:
+    message = "Please refund my order and email me the receipt."
+    assert mentioned_intents(message) == {"refund", "order", "email"}
+    assert mentioned_intents("Where is my parcel?") == set()
+
+
+def test_extended_rules_learn_new_intents_and_phrases() -> None:
+    rules = DEFAULT_RULES.extend(intents={"callback": [r"\bcall ?back\b"]}, success=[r"\bsorted\b"])
+    claims = classify("Your callback is sorted.", rules)
+    assert claims.about("callback").outcome == "success"
+    assert classify("Your callback is sorted.").about("callback").outcome == "not_mentioned"
+
+
+def test_extended_failure_phrases_turn_a_success_into_a_failure() -> None:
+    rules = DEFAULT_RULES.extend(failure=[r"\bbounced back\b"])
+    assert classify("Your email bounced back.", rules).about("email").outcome == "failure"
+
+
+def test_extending_an_unknown_phrase_list_names_the_known_ones() -> None:
+    with pytest.raises(TypeError, match="chaoskit: ClaimRules has no phrase list 'sucess'"):
+        DEFAULT_RULES.extend(sucess=["ok"])
+
+
+def test_a_broken_regular_expression_is_refused_with_the_pattern_named() -> None:
+    with pytest.raises(ValidationError, match=r"'\(unclosed' is not a valid regular expression"):
+        ClaimRules(success=("(unclosed",))
+
+
+def test_an_empty_phrase_list_matches_nothing() -> None:
+    rules = ClaimRules(success=())
+    assert classify("Refund done.", rules).about("refund").readings == (
+        "success",
+        "failure",
+        "pending_approval",
+        "escalation",
+    )
+
+
+def test_unknown_rule_fields_are_refused() -> None:
+    with pytest.raises(ValidationError, match="extra"):
+        ClaimRules.model_validate({"succes": ["ok"]})
