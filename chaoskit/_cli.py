@@ -99,9 +99,7 @@ def _demo(args: argparse.Namespace) -> int:
     from .examples.catalogue import demo_pairs
 
     pairs = demo_pairs()
-    print(
-        f"chaoskit demo: {len(pairs)} scenario × reference-agent runs, {args.examples} examples each"
-    )
+    print(f"chaoskit demo: {len(pairs)} runs of a reference agent, {args.examples} examples each")
     result = _explore_all(pairs, args)
     caught = sum(s.status == "violated" for s in result.scenarios)
     print(f"chaoskit demo: the naive agents were caught {caught} times; open {args.report}")

@@ -179,7 +179,7 @@ def _fired(trace: Sequence[Any]) -> tuple[FiredFault, ...]:
     return tuple(
         FiredFault(
             call=e.call,
-            at=e.at,
+            at=requests[e.call].at,  # when the call was made, not when its timeout ran out
             backend=requests[e.call].backend,
             route=requests[e.call].route,
             kind=e.fault,

@@ -55,8 +55,9 @@ def _counterexample_lines(example: Example) -> list[str]:
     return lines
 
 
-def summary_lines(results: Iterable[ScenarioResult]) -> list[str]:
-    """One line per scenario: status, examples, faults fired."""
+def summary_lines(results: Iterable[ScenarioResult], *, details: bool = False) -> list[str]:
+    """One line per scenario (status, examples, faults fired); with ``details``, one more
+    line per violation: what broke and the minimal fault schedule."""
     lines = []
     for result in results:
         fired = sum(sum(kinds.values()) for kinds in result.coverage.faults.values())
@@ -64,7 +65,21 @@ def summary_lines(results: Iterable[ScenarioResult]) -> list[str]:
             f"{_STATUS[result.status]:<14} {result.scenario} [{result.agent}] "
             f"{result.examples} examples, {fired} faults fired"
         )
+        if details:
+            lines += _detail_lines(result)
     return lines
+
+
+def _detail_lines(result: ScenarioResult) -> list[str]:
+    failure = result.counterexample
+    if failure is None:
+        return [
+            f"               {reason}" for reason in (result.error, *result.not_exercised) if reason
+        ]
+    broken = [v.invariant for v in failure.verdicts if v.status == "violated"]
+    broken += [f"finding:{f.kind}" for f in failure.findings]
+    schedule = ", ".join(f"{f.kind}@{f.backend} {f.route}#{f.call}" for f in failure.faults)
+    return [f"               {', '.join(broken)}; schedule: {schedule or 'no fault needed'}"]
 
 
 def load_agent(spec: str) -> Agent:

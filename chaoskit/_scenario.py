@@ -42,8 +42,10 @@ __all__ = [
     "Expectation",
     "Scenario",
     "Sometimes",
+    "builtin_scenarios",
     "load_scenario",
     "load_scenarios",
+    "resolve_scenario",
     "scenario",
     "task_context",
 ]
@@ -201,6 +203,37 @@ def load_scenario(path: str | Path) -> Scenario:
     except tomllib.TOMLDecodeError as error:
         raise InvalidScenario(f"{where}: not valid TOML: {error}. Fix the syntax.") from None
     return _validate({**data, "source": where}, where=where)
+
+
+def builtin_scenarios() -> list[Path]:
+    """The scenario files shipped with chaoskit (``chaoskit.scenarios``)."""
+    from importlib import resources
+
+    folder = resources.files("chaoskit.scenarios")
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def resolve_scenario(ref: str | Path) -> Scenario:
+    """A scenario from a file path, or a built-in one by name or file stem.
+
+    >>> resolve_scenario("refund-timeout-after-commit").name
+    'refund-timeout-after-commit'
+    """
+    path = Path(ref)
+    if path.suffix == ".toml" or path.exists():
+        return load_scenario(path)
+    wanted = str(ref).replace("_", "-")
+    files = builtin_scenarios()
+    for file in files:
+        if file.stem.replace("_", "-") == wanted:
+            return load_scenario(file)
+    names = [f.stem.replace("_", "-") for f in files]
+    close = difflib.get_close_matches(wanted, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise InvalidScenario(
+        f"chaoskit: no scenario file {str(ref)!r} and no built-in scenario of that name.{hint} "
+        f"Built-in: {', '.join(names)}."
+    )
 
 
 def load_scenarios(paths: Iterable[str | Path]) -> tuple[list[Scenario], list[InvalidScenario]]:

@@ -223,14 +223,18 @@ class Chaos:
         agent: Agent | str | None = None,
         examples: int | None = None,
     ) -> ScenarioResult:
-        """Explore one scenario (a file path or a :class:`Scenario`) and return its result."""
+        """Explore one scenario and return its result.
+
+        ``scenario`` is a :class:`Scenario`, a TOML file path, or the name of a built-in
+        scenario such as ``"refund-timeout-after-commit"``.
+        """
         from ._format import load_agent
-        from ._scenario import Scenario, load_scenario
+        from ._scenario import Scenario, resolve_scenario
 
         chosen = scenario or self._defaults.get("scenarios")
         if chosen is None:
             raise pytest.UsageError("chaoskit: chaos.run() needs a scenario (path or Scenario).")
-        loaded = chosen if isinstance(chosen, Scenario) else load_scenario(chosen)
+        loaded = chosen if isinstance(chosen, Scenario) else resolve_scenario(chosen)
         agent = agent or self._defaults.get("agent") or self._config.stash[_SETTINGS].agent_spec
         if not agent:
             raise pytest.UsageError(
@@ -299,16 +303,13 @@ class _Session:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results or _is_worker(self.config):
             return
-        from ._format import describe_failure, summary_lines
+        from ._format import summary_lines
 
         write = terminalreporter.write_line
         terminalreporter.section("chaoskit")
-        for line in summary_lines(self.results):
+        # The full story of each failure is in its test's failure section already.
+        for line in summary_lines(self.results, details=True):
             write(line)
-        for result in self.results:
-            if result.status != "held":
-                write("")
-                write(describe_failure(result))
         settings = self.config.stash[_SETTINGS]
         write("")
         if self.report_error:

@@ -51,11 +51,15 @@ def test_the_wheel_claims_no_generic_top_level_package(wheel_names: set[str]) ->
 
 
 EXPORTED = [
-    "Call", "ChaoskitError", "ConnectionReset", "Decider", "Event", "Fault", "FaultRule",
-    "InvalidFault", "InvalidScenario", "InvariantViolation", "Latency", "MalformedResponse",
-    "PoisonedDocument", "RateLimit", "ServerError", "StaleRead", "Target", "TimeoutAfterCommit",
-    "TimeoutBeforeCommit", "Trace", "UsageError", "VirtualClock", "World", "WorldError",
-    "__version__", "default_backends",
+    "Agent", "Budget", "Call", "ChaoskitError", "Claim", "ConnectionReset", "Decider",
+    "EngineSettings", "Event", "Example", "Fault", "FaultRule", "InvalidFault",
+    "InvalidScenario", "Invariant", "InvariantViolation", "Latency", "MalformedResponse",
+    "PoisonedDocument", "Principal", "RateLimit", "Reply", "RunResult", "RunView", "Scenario",
+    "ScenarioResult", "ServerError", "StaleRead", "Target", "Task", "TimeoutAfterCommit",
+    "TimeoutBeforeCommit", "Trace", "UsageError", "Verdict", "VirtualClock", "World",
+    "WorldError", "__version__", "default_backends", "explore", "invariant", "load_results",
+    "load_scenario", "load_scenarios", "render_html", "replay", "run_scenarios", "scenario",
+    "write_report",
 ]  # fmt: skip
 
 
