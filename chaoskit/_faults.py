@@ -68,12 +68,15 @@ class RateLimit(_Frozen):
 
 
 class ServerError(_Frozen):
-    """A 5xx; once fired it storms for ``calls`` consecutive matching calls or ``seconds``."""
+    """A 5xx; once fired it storms for ``burst`` consecutive matching calls or ``seconds``.
+
+    (Not named ``calls``: that is the schedule's field in a scenario's fault table.)
+    """
 
     kind: Literal["server_error"] = "server_error"
     status: Literal[500, 502, 503, 504] = 500
     phase: Phase = "before_commit"
-    calls: int = Field(default=1, ge=1)
+    burst: int = Field(default=1, ge=1)
     seconds: float | None = Field(default=None, gt=0)
 
 

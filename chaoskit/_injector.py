@@ -119,8 +119,8 @@ class Injector:
                 return
             if fault.seconds is not None:
                 self._storms[i] = _Storm(remaining=0, until=now + fault.seconds)
-            elif fault.calls > 1:
-                self._storms[i] = _Storm(remaining=fault.calls - 1, until=None)
+            elif fault.burst > 1:
+                self._storms[i] = _Storm(remaining=fault.burst - 1, until=None)
 
 
 #: Fields a poisoned document lands in, in order of preference, when the fault names none.

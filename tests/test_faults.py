@@ -137,7 +137,7 @@ def test_server_error_storm_lasts_exactly_its_number_of_calls(
     client: tuple[Send, type[Exception], type[Exception]],
 ) -> None:
     send, _, _ = client
-    storm = rule(ServerError(status=503, calls=3), calls=(2,))
+    storm = rule(ServerError(status=503, burst=3), calls=(2,))
     with World([Notes()], faults=[storm]) as world:
         statuses = [send("POST", URL, {"text": str(i)})[0] for i in range(6)]
     assert statuses == [201, 503, 503, 503, 201, 201]
