@@ -9,19 +9,25 @@ search at all (:func:`replay`).
 from __future__ import annotations
 
 import os
+import random
+import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import hypothesis.core as _hypothesis_core
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 
 from ._agent import Agent, Principal, Task
+from ._errors import UsageError
 from ._faults import FaultRule, Target
 from ._injector import Call
 from ._invariants import Invariant, RunView, ledger_evidence
@@ -51,11 +57,16 @@ __all__ = ["EngineSettings", "Progress", "explore", "replay", "run_scenarios"]
 
 @dataclass(frozen=True)
 class EngineSettings:
-    """How hard to look. ``database=None`` means: on locally, off in CI (``CI`` is set)."""
+    """How hard to look.
+
+    ``database``: ``None`` means Hypothesis's local example database, except in CI (``CI`` is
+    set), where it is off; ``True``/``False`` force it; an ``ExampleDatabase`` is used as is.
+    With a database, a failure found once is tried first on the next run.
+    """
 
     examples: int = 100
     seed: int | None = None
-    database: bool | None = None
+    database: bool | ExampleDatabase | None = None
     wall_guard: float = 30.0
     passing_samples: int = 2
 
@@ -284,17 +295,32 @@ def explore(
 
     test = _hypothesis_test(one_example, scenario, agent_name, config)
     error: str | None = None
+    blob: str | None = None
     try:
-        test()
-    except _Failed:
-        pass
+        with _seeded(config.seed, f"{scenario.name}|{agent_name}"):
+            test()
+    except _Failed as found:
+        blob = _blob(found)
+    except UsageError as problem:  # e.g. a task template naming a field this world lacks
+        error = str(problem)
     except Flaky as flaky:
         error = (
             "chaoskit: the agent failed an example once but not when it was run again with the "
             f"same seed and faults ({type(flaky).__name__}). Its behaviour depends on something "
             "chaoskit does not control (real randomness, global state kept between runs)."
         )
-    return _summarise(scenario, agent_name, tally, config, error)
+    return _summarise(scenario, agent_name, tally, config, error).model_copy(
+        update={"hypothesis_blob": blob}
+    )
+
+
+def _blob(found: BaseException) -> str | None:
+    """Hypothesis's ``@reproduce_failure(...)`` decorator for the failure, from its notes."""
+    for note in getattr(found, "__notes__", ()):
+        match = re.search(r"@reproduce_failure\(.*?\)", note)
+        if match:
+            return match.group(0)
+    return None
 
 
 def _hypothesis_test(
@@ -303,23 +329,50 @@ def _hypothesis_test(
     agent_name: str,
     config: EngineSettings,
 ) -> Callable[[], None]:
-    use_database = config.database if config.database is not None else not config.in_ci
+    database: ExampleDatabase | None
+    if isinstance(config.database, ExampleDatabase):
+        database = config.database
+    else:
+        use_database = config.database if config.database is not None else not config.in_ci
+        database = settings().database if use_database else None
     test = settings(
         max_examples=config.examples,
         deadline=None,
-        database=settings().database if use_database else None,
+        database=database,
         derandomize=config.in_ci and config.seed is None,
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
-        print_blob=False,
+        print_blob=True,
         phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
     )(given(st.data())(body))
-    # Each scenario × agent gets its own entry in the example database.
-    test._hypothesis_internal_add_digest = f"{scenario.name}|{agent_name}".encode()  # type: ignore[attr-defined]
-    if config.seed is not None:
-        test = hypothesis_seed(config.seed)(test)
+    # Each scenario × agent gets its own entry in the example database (the key is a digest of
+    # the inner function, so the salt goes there).
+    body._hypothesis_internal_add_digest = f"{scenario.name}|{agent_name}".encode()  # type: ignore[attr-defined]
+    if config.seed is not None and not hasattr(_hypothesis_core, "threadlocal"):
+        test = hypothesis_seed(config.seed)(test)  # fallback: reproducible, but no database
     return test
+
+
+@contextmanager
+def _seeded(seed: int | None, salt: str) -> Iterator[None]:
+    """Make Hypothesis's own random choices follow ``seed`` while keeping its database.
+
+    ``@hypothesis.seed`` would also do, but Hypothesis then neither saves nor replays failures
+    (a seeded run is meant to be reproducible), and a found failure must run first next time.
+    So the seed goes into the thread's Hypothesis generator, the one an unseeded test draws
+    its own seed from. Salting with the scenario and agent keeps scenarios apart.
+    """
+    holder = getattr(_hypothesis_core, "threadlocal", None)
+    if seed is None or holder is None:
+        yield
+        return
+    saved = getattr(holder, "_hypothesis_global_random", None)
+    holder._hypothesis_global_random = random.Random(f"{seed}|{salt}")
+    try:
+        yield
+    finally:
+        holder._hypothesis_global_random = saved
 
 
 def _count(tally: _Tally, scenario: Scenario, example: Example, config: EngineSettings) -> None:

@@ -35,6 +35,8 @@ def describe_failure(result: ScenarioResult) -> str:
         lines.append(f"  not exercised: {reason}; the scenario tested nothing there.")
     if result.reproduction:
         lines.append(f"  reproduce: {result.reproduction}")
+    if result.hypothesis_blob:
+        lines.append(f"  hypothesis: {result.hypothesis_blob}")
     return "\n".join(lines)
 
 

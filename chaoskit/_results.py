@@ -137,6 +137,8 @@ class ScenarioResult(_Frozen):
     counterexample: Example | None = None
     samples: tuple[Example, ...] = ()
     reproduction: str | None = None
+    #: Hypothesis's ``@reproduce_failure(...)`` for the minimal failure (same Hypothesis only).
+    hypothesis_blob: str | None = None
     error: str | None = None
     not_exercised: tuple[str, ...] = ()
 

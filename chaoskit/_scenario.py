@@ -114,7 +114,18 @@ class Scenario(_Frozen):
 
     def message(self, world: WorldData) -> str:
         """The user's message with the world's fields filled in."""
-        return self.task.format(**task_context(world))
+        context = task_context(world)
+        for _, field, _, _ in string.Formatter().parse(self.task):
+            if field is not None:
+                obj, _, attr = field.partition(".")
+                if getattr(context[obj], attr, None) is None:
+                    raise InvalidScenario(
+                        f"{self.source or self.name}, task: {{{field}}} is empty in this world "
+                        f"(seed {world.seed}); ask the world for it in [world], e.g. "
+                        'order_status = "shipped" for a tracking number, or '
+                        "outsider_accounts = 1 for {outsider.*}."
+                    )
+        return self.task.format(**context)
 
 
 #: Every field a task template may use, e.g. ``{order.id}``.

@@ -68,6 +68,9 @@ class WorldRecipe(_Frozen):
     poisoned_note: str | None = None
     #: Extra customers whose accounts the acting user may **not** see (for scope scenarios).
     outsider_accounts: int = Field(default=0, ge=0, le=50)
+    #: Every order in this status (``None``: drawn). Shipped and delivered orders have a
+    #: tracking number; a scenario whose task names one should ask for them.
+    order_status: Literal["paid", "shipped", "delivered"] | None = None
 
     @field_validator("amount_range")
     @classmethod
@@ -322,7 +325,8 @@ def _draw_customer(
 
 
 def _draw_order(fake: Faker, rng: random.Random, recipe: WorldRecipe) -> _OrderPlan:
-    status = rng.choice(_ORDER_STATUSES)
+    status = rng.choice(_ORDER_STATUSES)  # drawn even when fixed: same seed, same world
+    status = recipe.order_status or status
     tracking = None
     if status != "paid":
         tracking = "1Z" + fake.bothify("???###", letters="ABCDEFGHJKLMNPRSTUVWXYZ")

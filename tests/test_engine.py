@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis.database import InMemoryExampleDatabase
 
 from chaoskit._agent import Task
-from chaoskit._engine import EngineSettings, explore, replay, run_scenarios
+from chaoskit._engine import EngineSettings, Progress, explore, replay, run_scenarios
 from chaoskit._results import RunResult
 from chaoskit._scenario import InvariantSpec, Scenario, load_scenario, scenario
 
@@ -121,6 +122,36 @@ def test_the_same_seed_gives_byte_identical_result_json(refund_timeout: Scenario
     first = run()
     assert first == run()
     assert RunResult.model_validate_json(first).scenarios[0].status == "violated"
+
+
+def test_a_failure_found_once_is_tried_first_next_run_from_the_example_database(
+    refund_timeout: Scenario,
+) -> None:
+    database = InMemoryExampleDatabase()
+
+    def first_example_failed(seed: int) -> bool:
+        seen: list[Progress] = []
+        config = EngineSettings(examples=60, seed=seed, database=database)
+        result = explore(
+            refund_timeout,
+            retries_with_new_keys,
+            agent_name="naive",
+            config=config,
+            progress=seen.append,
+        )
+        assert result.status == "violated"
+        return seen[0].failing
+
+    assert not first_example_failed(seed=11)  # a fresh search starts with a fault-free run
+    assert first_example_failed(seed=12)  # the saved failure is replayed first
+
+
+def test_a_failure_carries_hypothesis_reproduce_failure_decorator(
+    refund_timeout: Scenario,
+) -> None:
+    result = explore(refund_timeout, retries_with_new_keys, agent_name="naive", config=FAST)
+    assert result.hypothesis_blob is not None
+    assert result.hypothesis_blob.startswith("@reproduce_failure(")
 
 
 def test_a_recorded_failure_replays_exactly_without_search(refund_timeout: Scenario) -> None:

@@ -236,3 +236,27 @@ def test_the_packaged_scenarios_folder_is_a_valid_default(tmp_path: Path) -> Non
 
     loaded, errors = load_scenarios([target])
     assert loaded and not errors
+
+
+def test_ctrl_c_still_writes_a_report_of_what_finished(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        stopping="""
+        import myagent
+
+        def agent(task):
+            if task.message.startswith("STOP"):
+                raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a run
+            return myagent.hardened(task)
+        """
+    )
+    stop = REFUND.replace("refund-timeout-after-commit", "stop").replace("Half of my", "STOP my")
+    (project.path / "scenarios" / "stop.toml").write_text(stop)
+    # In a subprocess: in-process, pytester hands the KeyboardInterrupt on to this session.
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--chaos-examples=25", "--chaos-agent=stopping:agent",
+        "--chaos-seed=1", "-k", "not loose",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert [s["scenario"] for s in data["scenarios"]] == ["refund-timeout-after-commit"]
+    assert (project.path / "reports" / "chaoskit.html").exists()
