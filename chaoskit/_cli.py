@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from collections.abc import Sequence
@@ -99,6 +100,13 @@ def _demo(args: argparse.Namespace) -> int:
     from .examples.catalogue import demo_pairs
 
     pairs = demo_pairs()
+    if importlib.util.find_spec("stripe") is None:
+        skipped = [p for p in pairs if ".refunds:" in p[2]]
+        pairs = [p for p in pairs if p not in skipped]
+        print(
+            f"chaoskit demo: skipping {len(skipped)} runs of the stripe-SDK refund agents; "
+            "install them with: pip install 'chaoskit[examples]'"
+        )
     print(f"chaoskit demo: {len(pairs)} runs of a reference agent, {args.examples} examples each")
     result = _explore_all(pairs, args)
     caught = sum(s.status == "violated" for s in result.scenarios)
