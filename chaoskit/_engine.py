@@ -433,6 +433,7 @@ def _summarise(
         agent=agent_name,
         status=status,
         examples=tally.examples,
+        budget=scenario.budget,
         invariants=summaries,
         coverage=Coverage(
             faults=tally.coverage,

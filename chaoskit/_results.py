@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._agent import Reply
+from ._agent import Budget, Reply
 from ._trace import Event
 from .fakes import LedgerEntry
 
@@ -132,6 +132,7 @@ class ScenarioResult(_Frozen):
     agent: str
     status: ScenarioStatus
     examples: int = 0
+    budget: Budget | None = None
     invariants: tuple[InvariantSummary, ...] = ()
     coverage: Coverage = Coverage()
     counterexample: Example | None = None

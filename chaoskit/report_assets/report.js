@@ -731,10 +731,10 @@
     var budget = sc.budget;
     if (budget) {
       rows.push(h("tr", { class: "allowed" }, [h("td", null, "allowed"),
-        h("td", null, budget.seconds === undefined ? "\u2014" : seconds(budget.seconds)),
-        h("td", null, budget.tool_calls === undefined ? "\u2014" : String(budget.tool_calls)),
+        h("td", null, budget.seconds == null ? "\u2014" : seconds(budget.seconds)),
+        h("td", null, budget.tool_calls == null ? "\u2014" : String(budget.tool_calls)),
         h("td", null, ["model_calls", "tokens", "usd"].filter(function (k) {
-          return budget[k] !== undefined;
+          return budget[k] != null;  // unset limits are null in the JSON
         }).map(function (k) { return k + " " + budget[k]; }).join(", ") || "\u2014")]));
     }
     return h("div", { class: "budgets" }, [
