@@ -120,7 +120,7 @@ def _explore_all(jobs: Sequence[tuple[Any, Any, str]], args: argparse.Namespace)
     from ._engine import EngineSettings, explore
     from ._format import describe_failure, summary_lines
     from ._report import write_report
-    from ._results import RunResult, Timing
+    from ._results import RunResult, Timing, model_mode
 
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     config = EngineSettings(examples=args.examples, seed=seed)
@@ -139,6 +139,7 @@ def _explore_all(jobs: Sequence[tuple[Any, Any, str]], args: argparse.Namespace)
             agent=", ".join(sorted({name for _, _, name in jobs})),
             seed=seed,
             examples_per_scenario=args.examples,
+            model_mode=model_mode(results),
             scenarios=tuple(results),
             timing=Timing(
                 started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

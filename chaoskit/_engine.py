@@ -31,6 +31,7 @@ from ._errors import UsageError
 from ._faults import FaultRule, Target
 from ._injector import Call
 from ._invariants import Invariant, RunView, ledger_evidence
+from ._model_run import API_KEYS, Chooser, install_model, misbehaviours_fired, model_findings
 from ._results import (
     Coverage,
     Decision,
@@ -44,6 +45,7 @@ from ._results import (
     SummaryStatus,
     Timing,
     Verdict,
+    model_mode,
 )
 from ._runner import run_agent
 from ._scenario import Scenario
@@ -51,6 +53,7 @@ from ._trace import FaultEvent, RequestEvent, UnroutedEvent
 from ._version import __version__
 from ._world import BUILTIN_BACKENDS, World
 from ._worldgen import WorldData, build_world
+from .fakes.model import ModelCall
 
 __all__ = ["EngineSettings", "Progress", "explore", "replay", "run_scenarios"]
 
@@ -110,6 +113,8 @@ class _Tally:
 
 def _backends(scenario: Scenario) -> list[Any]:
     names = scenario.backends or tuple(BUILTIN_BACKENDS)
+    if scenario.model is not None and scenario.model.provider not in names:
+        names = (*names, scenario.model.provider)
     fakes = [BUILTIN_BACKENDS[name]() for name in names]
     for fake in fakes:
         if fake.name == "approvals":
@@ -126,6 +131,7 @@ def _task(scenario: Scenario, data: WorldData, world: World) -> Task:
     credentials = {name: acting.token for name in world.backends}
     if "payments" in world.backends:
         credentials["payments"] = world["payments"].DEFAULT_API_KEY  # type: ignore[attr-defined]
+    credentials.update({k: v for k, v in API_KEYS.items() if k in world.backends})
     return Task(
         message=scenario.message(data),
         principal=Principal(user_id=acting.user_id, token=acting.token, scope=scope),
@@ -145,17 +151,24 @@ def run_example(
     decide: Callable[[Call, Sequence[FaultRule]], FaultRule | None] | None,
     decisions: list[Decision],
     wall_guard: float,
+    misbehave: Chooser | None = None,
 ) -> Example:
     """Run the agent once in a fresh world and judge the run."""
     world.injector.decide = decide
     world.reset(seed=world_seed)
     data = build_world(world_seed, scenario.world, world.backends)
+    model = install_model(scenario, world, data, misbehave)
     task = _task(scenario, data, world)
     with world:
         reply, findings = run_agent(agent, task, world.clock, wall_guard=wall_guard)
     trace = world.trace.events
     findings += _unrouted(world)
     faults = _fired(trace)
+    usage: dict[str, float] = {}
+    if model is not None:
+        faults = tuple(sorted(faults + misbehaviours_fired(model, trace), key=lambda f: f.call))
+        findings += model_findings(model, perturbed=bool(faults))
+        usage = model.usage()
     view = RunView(
         scenario=scenario.name,
         message=task.message,
@@ -168,6 +181,7 @@ def run_example(
         world=data,
         virtual_seconds=world.clock.monotonic(),
         principal=task.principal.user_id,
+        usage=usage,
     )
     verdicts = [inv.check(view) for inv in invariants] + _expectations(scenario, data, view)
     return Example(
@@ -182,6 +196,7 @@ def run_example(
         trace_dropped=world.trace.dropped,
         ledgers=world.ledgers,
         virtual_seconds=world.clock.monotonic(),
+        usage=usage,
     )
 
 
@@ -276,6 +291,13 @@ def explore(
             decisions.append(Decision(call=call.index, rule=None if pick is None else pick.label))
             return pick
 
+        def misbehave(call: ModelCall) -> str | None:
+            if threading.get_ident() != owner or scenario.model is None:
+                return None
+            pick = data.draw(st.sampled_from((None, *scenario.model.explore)))
+            decisions.append(Decision(call=call.number, rule=pick, kind="model"))
+            return pick
+
         example = run_example(
             scenario,
             agent,
@@ -285,6 +307,7 @@ def explore(
             decide=decide,
             decisions=decisions,
             wall_guard=config.wall_guard,
+            misbehave=misbehave,
         )
         _count(tally, scenario, example, config)
         if progress is not None:
@@ -431,6 +454,7 @@ def _summarise(
         description=scenario.description,
         source=scenario.source,
         agent=agent_name,
+        model=scenario.model.provider if scenario.model else None,
         status=status,
         examples=tally.examples,
         budget=scenario.budget,
@@ -468,6 +492,9 @@ def _not_exercised(scenario: Scenario, tally: _Tally) -> tuple[str, ...]:
         for rule in scenario.faults
         if not tally.fired_rules.get(rule.label)
     ]
+    explored = scenario.model.explore if scenario.model else ()
+    if explored and not any(rule.startswith("misbehaviour ") for rule in tally.fired_rules):
+        missing.append("the model never misbehaved although [model] explore lists misbehaviours")
     missing += [
         f"sometimes-property {prop.name!r} never hit"
         for prop in scenario.sometimes
@@ -516,6 +543,7 @@ def run_scenarios(
         agent=agent_name,
         seed=config.seed,
         examples_per_scenario=config.examples,
+        model_mode=model_mode(results),
         scenarios=results,
         timing=Timing(
             started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -530,13 +558,19 @@ def replay(
     """Re-run a recorded example exactly: same world seed, same fault on the same call."""
     world = World(_backends(scenario), faults=scenario.faults)
     rules = {rule.label: rule for rule in scenario.faults}
-    chosen = {d.call: d.rule for d in example.decisions}
+    chosen = {d.call: d.rule for d in example.decisions if d.kind == "fault"}
+    misbehaved = {d.call: d.rule for d in example.decisions if d.kind == "model"}
     decisions: list[Decision] = []
 
     def decide(call: Call, candidates: Sequence[FaultRule]) -> FaultRule | None:
         label = chosen.get(call.index)
         decisions.append(Decision(call=call.index, rule=label))
         return rules[label] if label is not None else None
+
+    def misbehave(call: ModelCall) -> str | None:
+        name = misbehaved.get(call.number)
+        decisions.append(Decision(call=call.number, rule=name, kind="model"))
+        return name
 
     return run_example(
         scenario,
@@ -547,4 +581,5 @@ def replay(
         decide=decide,
         decisions=decisions,
         wall_guard=wall_guard,
+        misbehave=misbehave,
     )

@@ -6,6 +6,7 @@ which is excluded from the canonical JSON (see :meth:`RunResult.canonical_json`)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +27,7 @@ __all__ = [
     "RunResult",
     "ScenarioResult",
     "Verdict",
+    "model_mode",
 ]
 
 SCHEMA_VERSION = 1
@@ -33,7 +35,9 @@ SCHEMA_VERSION = 1
 VerdictStatus = Literal["held", "violated", "unknown"]
 SummaryStatus = Literal["held", "violated", "unknown", "not_exercised"]
 ScenarioStatus = Literal["held", "violated", "not_exercised", "error"]
-FindingKind = Literal["agent_raised", "agent_hung", "unknown_host", "threads_left", "bad_reply"]
+FindingKind = Literal[
+    "agent_raised", "agent_hung", "unknown_host", "threads_left", "bad_reply", "model_script"
+]
 
 
 class _Frozen(BaseModel):
@@ -65,10 +69,14 @@ class Finding(_Frozen):
 
 
 class Decision(_Frozen):
-    """One explore decision: on call ``call``, rule ``rule`` fired (None: no fault)."""
+    """One explore decision: on call ``call``, rule ``rule`` fired (None: no fault).
+
+    ``kind="model"`` decisions are the fake model's misbehaviours, numbered by model call.
+    """
 
     call: int
     rule: str | None
+    kind: Literal["fault", "model"] = "fault"
 
 
 class FiredFault(_Frozen):
@@ -130,6 +138,8 @@ class ScenarioResult(_Frozen):
     description: str = ""
     source: str | None = None
     agent: str
+    #: The fake model's provider when the scenario scripts one.
+    model: str | None = None
     status: ScenarioStatus
     examples: int = 0
     budget: Budget | None = None
@@ -171,3 +181,8 @@ class RunResult(_Frozen):
     def canonical_json(self) -> str:
         """The JSON without wall-clock facts: identical for identical seeds."""
         return self.model_dump_json(exclude={"timing"}, indent=1)
+
+
+def model_mode(scenarios: Sequence[ScenarioResult]) -> Literal["scripted", "live", "none"]:
+    """``scripted`` when any scenario played the fake model, else ``none``."""
+    return "scripted" if any(s.model for s in scenarios) else "none"

@@ -36,10 +36,12 @@ from ._errors import InvalidFault, InvalidScenario
 from ._faults import FAULT_KINDS, Fault, FaultRule, Target
 from ._invariants import REGISTRY, Invariant, build_invariant
 from ._worldgen import WorldData, WorldRecipe
+from .fakes.model import MISBEHAVIOURS, ModelScript, ScriptTurn
 
 __all__ = [
     "TEMPLATE_FIELDS",
     "Expectation",
+    "ModelSpec",
     "Scenario",
     "Sometimes",
     "builtin_scenarios",
@@ -47,6 +49,7 @@ __all__ = [
     "load_scenarios",
     "resolve_scenario",
     "scenario",
+    "script_context",
     "task_context",
 ]
 
@@ -82,6 +85,32 @@ class InvariantSpec(_Frozen):
     params: dict[str, Any] = {}
 
 
+class PinnedMisbehaviour(_Frozen):
+    """A misbehaviour the fake model always shows on one model call (1 = the first)."""
+
+    call: int = Field(ge=1)
+    misbehaviour: str
+
+
+class ModelSpec(_Frozen):
+    """The fake LLM of a scenario: what a competent model would do, and how it may misbehave.
+
+    ``turns`` is the script (tool calls or a final reply per model call; placeholders are the
+    task-template fields with ``_`` for ``.``: ``{order_id}``, ``{order_charge_id}``…).
+    ``explore`` lists the misbehaviours Hypothesis may pick on each model call; ``pinned``
+    fixes some by call number.
+    """
+
+    provider: Literal["openai", "anthropic"]
+    turns: tuple[ScriptTurn, ...] = Field(min_length=1)
+    explore: tuple[str, ...] = ()
+    pinned: tuple[PinnedMisbehaviour, ...] = ()
+    prices: dict[str, tuple[float, float]] | None = None
+
+    def script(self, name: str) -> ModelScript:
+        return ModelScript(name=name, turns=self.turns)
+
+
 class ApprovalsSpec(_Frozen):
     reviewer: Literal["approve", "deny", "never"] = "approve"
     decision_after: float = Field(default=0.0, ge=0)
@@ -97,6 +126,7 @@ class Scenario(_Frozen):
     backends: tuple[str, ...] | None = None
     world: WorldRecipe = WorldRecipe()
     approvals: ApprovalsSpec = ApprovalsSpec()
+    model: ModelSpec | None = None
     faults: tuple[FaultRule, ...] = ()
     budget: Budget = Budget()
     invariants: tuple[InvariantSpec, ...] = ()
@@ -142,6 +172,17 @@ TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
 class _Fields:
     def __init__(self, **values: object) -> None:
         self.__dict__.update(values)
+
+
+def script_context(world: WorldData) -> dict[str, str]:
+    """The values a model script's placeholders can use: ``{order_id}`` for ``{order.id}``."""
+    context = task_context(world)
+    return {
+        f"{obj}_{attr}": str(value)
+        for obj, attrs in TEMPLATE_FIELDS.items()
+        for attr in attrs
+        if (value := getattr(context[obj], attr)) is not None
+    }
 
 
 def task_context(world: WorldData) -> dict[str, _Fields]:
@@ -351,6 +392,9 @@ def _check_semantics(built: Scenario, where: str) -> None:
     from ._world import BUILTIN_BACKENDS
 
     backends = built.backends or tuple(BUILTIN_BACKENDS)
+    if built.model is not None:
+        backends = (*backends, built.model.provider)
+        _check_model(built.model, f"{where}, model")
     for name in backends:
         if name not in BUILTIN_BACKENDS:
             raise InvalidScenario(
@@ -364,10 +408,10 @@ def _check_semantics(built: Scenario, where: str) -> None:
         for key, value in expectation.where.items():
             _check_template(value, f"{where}, expect[{i}].where.{key}")
     for i, prop in enumerate(built.sometimes):
-        if prop.fault is not None and prop.fault not in FAULT_KINDS:
-            raise InvalidScenario(
-                f"{where}, sometimes[{i}].fault: {_unknown(prop.fault, FAULT_KINDS, 'fault kind')}"
-            )
+        kinds = (*FAULT_KINDS, *MISBEHAVIOURS)
+        if prop.fault is not None and prop.fault not in kinds:
+            problem = _unknown(prop.fault, kinds, "fault kind or misbehaviour")
+            raise InvalidScenario(f"{where}, sometimes[{i}].fault: {problem}")
         if prop.target is not None:
             try:
                 Target.parse(prop.target)
@@ -375,6 +419,26 @@ def _check_semantics(built: Scenario, where: str) -> None:
                 raise InvalidScenario(
                     f"{where}, sometimes[{i}].target: {str(error).removeprefix('chaoskit: ')}"
                 ) from None
+
+
+def _check_model(spec: ModelSpec, where: str) -> None:
+    named = [*spec.explore, *(p.misbehaviour for p in spec.pinned)]
+    for name in named:
+        if name not in MISBEHAVIOURS:
+            raise InvalidScenario(f"{where}: {_unknown(name, MISBEHAVIOURS, 'misbehaviour')}")
+    known = [f"{obj}_{attr}" for obj, attrs in TEMPLATE_FIELDS.items() for attr in attrs]
+    for placeholder in sorted(spec.script("check").placeholders()):
+        if placeholder not in known:
+            raise InvalidScenario(
+                f"{where}.turns: placeholder {{{placeholder}}} is not in the world."
+                f"{_hint(placeholder, known)} Available: "
+                f"{', '.join('{' + k + '}' for k in known)}."
+            )
+
+
+def _hint(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" Did you mean {{{close[0]}}}?" if close else ""
 
 
 def _check_target(rule: FaultRule, backends: Sequence[str], where: str) -> None:

@@ -48,7 +48,18 @@ from ._trace import (
     Trace,
     UnroutedEvent,
 )
-from .fakes import CRM, Approvals, Email, FakeBackend, LedgerEntry, Payments, Route, Ticketing
+from .fakes import (
+    CRM,
+    AnthropicModel,
+    Approvals,
+    Email,
+    FakeBackend,
+    LedgerEntry,
+    OpenAIModel,
+    Payments,
+    Route,
+    Ticketing,
+)
 
 __all__ = ["World", "default_backends"]
 
@@ -64,11 +75,13 @@ BUILTIN_BACKENDS: dict[str, type[FakeBackend]] = {
     "ticketing": Ticketing,
     "email": Email,
     "approvals": Approvals,
+    "openai": OpenAIModel,
+    "anthropic": AnthropicModel,
 }
 
 
 def default_backends() -> list[FakeBackend]:
-    """One of each built-in fake: payments, crm, ticketing, email, approvals."""
+    """One of each built-in fake: payments, crm, ticketing, email, approvals, openai, anthropic."""
     return [cls() for cls in BUILTIN_BACKENDS.values()]
 
 

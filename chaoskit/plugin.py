@@ -338,7 +338,7 @@ def _write_outputs(run: Any, html: Path, json_path: Path) -> str | None:
 def _run_result(settings: _Settings, results: list[ScenarioResult], started: float) -> Any:
     import sys
 
-    from ._results import RunResult, Timing
+    from ._results import RunResult, Timing, model_mode
 
     agents = sorted({r.agent for r in results})
     ordered = sorted(results, key=lambda r: (r.scenario, r.agent))
@@ -348,6 +348,7 @@ def _run_result(settings: _Settings, results: list[ScenarioResult], started: flo
         agent=", ".join(agents),
         seed=settings.seed,
         examples_per_scenario=settings.examples,
+        model_mode=model_mode(ordered),
         scenarios=tuple(ordered),
         timing=Timing(
             started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
