@@ -332,7 +332,12 @@ def _scan(name: str, module: object, candidates: Mapping[int, str]) -> list[_Ref
     if name.startswith(_SKIP_PREFIXES) or name in _SKIP_EXACT:
         return []
     # object.__getattribute__ reads the namespace without waking a lazily imported module.
-    namespace: dict[str, object] = object.__getattribute__(module, "__dict__")
+    try:
+        namespace: dict[str, object] = object.__getattribute__(module, "__dict__")
+    except AttributeError:
+        # cffi's `Lib` objects (cryptography's `_openssl.lib`, pulled in by pyjwt, mcp…) sit in
+        # sys.modules and pass isinstance(…, ModuleType), but have no __dict__.
+        return []
     return [
         (namespace, attr, kind)
         for attr, value in namespace.copy().items()  # a copy: it may still be importing

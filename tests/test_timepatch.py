@@ -387,3 +387,23 @@ def test_world_inside_freeze_time_continues_from_the_frozen_time() -> None:
         assert inside == datetime.datetime(2024, 5, 1, 0, 0, 15)
         assert datetime.datetime.now() == frozen == datetime.datetime(2024, 5, 1)
         assert time.time() == clock.epoch
+
+
+class _NoDictModule(types.ModuleType):
+    """Like cffi's `Lib` objects: registered in sys.modules, a ModuleType, but no __dict__."""
+
+    @property  # type: ignore[misc]
+    def __dict__(self) -> dict[str, object]:  # type: ignore[override]
+        raise AttributeError("__dict__")
+
+
+def test_a_module_object_without_a_namespace_does_not_break_the_scan() -> None:
+    odd = _NoDictModule("chaoskit_test_nodict")
+    sys.modules[odd.__name__] = odd
+    try:
+        clock = VirtualClock()
+        with virtual_time(clock):
+            time.sleep(3)
+        assert clock.monotonic() == 3
+    finally:
+        del sys.modules[odd.__name__]
