@@ -143,6 +143,15 @@ PAIRS: tuple[Pair, ...] = (
         fix="dedupes by external_id lookup before every attempt",
         scenarios={"ticket_timeout_after_commit": ("at_most_one_effect_per_intent",)},
     ),
+    Pair(
+        module="llm",
+        defect="runs every tool call the model returns and replies with the model's text",
+        fix="checked, deduped, intent-keyed and capped tool calls; the reply comes from the tools",
+        scenarios={
+            "model_refund_misbehaviours": ("at_most_one_effect_per_intent",),
+            "model_refund_anthropic": ("no_unreported_failure",),
+        },
+    ),
 )
 
 
