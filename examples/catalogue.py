@@ -272,11 +272,16 @@ def schedule(example: Example) -> tuple[str, ...]:
 
     Only decisions count: the later calls of a 5xx storm follow from its first one.
     """
-    fired = {fault.call: fault for fault in example.faults}
+    model = [fault for fault in example.faults if fault.rule.startswith("misbehaviour ")]
+    fired = {fault.call: fault for fault in example.faults if fault not in model}
+    misbehaved = {(fault.kind, fault.detail): fault for fault in model}
     requests = [e for e in example.trace if isinstance(e, RequestEvent)]
     shown = []
     for decision in example.decisions:
-        fault = fired.get(decision.call)
+        if decision.kind == "model":  # numbered by model call, not by HTTP call
+            fault = misbehaved.get((decision.rule, f"model call {decision.call}"))
+        else:
+            fault = fired.get(decision.call)
         if decision.rule is None or fault is None:
             continue
         nth = sum(

@@ -76,6 +76,11 @@ def test_a_timeout_after_commit_catches_the_refund_bot_on_its_first_refund(
     assert row.schedule == ("timeout_after_commit@payments POST /v1/refunds#1",)
 
 
+def test_a_model_misbehaviour_is_shown_at_its_call_in_the_schedule(matrix: Matrix) -> None:
+    row = _row(matrix, "llm", "model_refund_misbehaviours", "naive")
+    assert row.schedule == ("repeat_write@openai POST /v1/chat/completions#3",)
+
+
 def test_an_agent_wrong_without_any_fault_is_caught_with_an_empty_schedule(
     matrix: Matrix,
 ) -> None:
