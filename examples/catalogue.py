@@ -274,12 +274,12 @@ def schedule(example: Example) -> tuple[str, ...]:
     """
     model = [fault for fault in example.faults if fault.rule.startswith("misbehaviour ")]
     fired = {fault.call: fault for fault in example.faults if fault not in model}
-    misbehaved = {(fault.kind, fault.detail): fault for fault in model}
+    misbehaved = {(fault.kind, fault.detail or ""): fault for fault in model}
     requests = [e for e in example.trace if isinstance(e, RequestEvent)]
     shown = []
     for decision in example.decisions:
         if decision.kind == "model":  # numbered by model call, not by HTTP call
-            fault = misbehaved.get((decision.rule, f"model call {decision.call}"))
+            fault = misbehaved.get((decision.rule or "", f"model call {decision.call}"))
         else:
             fault = fired.get(decision.call)
         if decision.rule is None or fault is None:
