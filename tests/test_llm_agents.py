@@ -14,10 +14,13 @@ import pytest
 
 from chaoskit._agent import Agent
 from chaoskit._engine import EngineSettings, explore
+from chaoskit._faults import FaultRule, PoisonedDocument, Target
 from chaoskit._results import Example, ScenarioResult
-from chaoskit._scenario import PinnedMisbehaviour, Scenario
+from chaoskit._scenario import InvariantSpec, PinnedMisbehaviour, Scenario
+from chaoskit._worldgen import WorldRecipe
 from chaoskit.examples.agents import llm
 from chaoskit.examples.catalogue import load_builtin
+from chaoskit.fakes import ScriptTurn
 from chaoskit.fakes.model import MISBEHAVIOURS
 
 SCENARIOS = {"openai": "model_refund_misbehaviours", "anthropic": "model_refund_anthropic"}
@@ -33,6 +36,7 @@ CASES: dict[str, tuple[tuple[int, ...], str]] = {
     "invented_id": ((2,), "no_unreported_failure"),
     "claim_success": ((1,), "no_unreported_failure"),
     "malformed_arguments": ((2,), "finding: agent_raised"),
+    "missing_arguments": ((2,), "finding: agent_raised"),
     "unknown_tool": ((2,), "finding: agent_raised"),
 }
 
@@ -44,6 +48,74 @@ def pinned(provider: str, misbehaviour: str | None, calls: Sequence[int] = ()) -
     pins = tuple(PinnedMisbehaviour(call=c, misbehaviour=misbehaviour) for c in calls)
     model = base.model.model_copy(update={"explore": (), "pinned": pins if misbehaviour else ()})
     return base.model_copy(update={"model": model, "faults": (), "sometimes": ()})
+
+
+def checking(scenario: Scenario, *extra: InvariantSpec, allow: Sequence[str] = ()) -> Scenario:
+    """``scenario`` with ``extra`` invariants, and ``allow`` added to its endpoint allowlist."""
+    specs = []
+    for spec in scenario.invariants:
+        if spec.name == "only_allowlisted_endpoints":
+            params = {**spec.params, "allow": [*spec.params["allow"], *allow]}
+            spec = spec.model_copy(update={"params": params})
+        specs.append(spec)
+    return scenario.model_copy(update={"invariants": (*specs, *extra)})
+
+
+def listing_charges(provider: str) -> Scenario:
+    """The model lists recent payments (another customer's among them) before refunding."""
+    base = pinned(provider, "wrong_record", (3,))
+    assert base.model is not None
+    turns = list(base.model.turns)
+    turns.insert(1, ScriptTurn(tool_calls=[{"tool": "list_charges"}]))
+    world = WorldRecipe(customers=1, outsider_accounts=1, orders_per_customer=1)
+    scenario = base.model_copy(
+        update={"model": base.model.model_copy(update={"turns": tuple(turns)}), "world": world}
+    )
+    return checking(
+        scenario, InvariantSpec(name="scope_respected"), allow=["payments: GET /v1/charges"]
+    )
+
+
+def misreading_the_order_id(provider: str) -> Scenario:
+    """The model passes a tracking number as the order id, then repeats the failed lookup."""
+    base = pinned(provider, "tracking_number_for_id", (1,))
+    assert base.model is not None
+    pins = (*base.model.pinned, PinnedMisbehaviour(call=2, misbehaviour="repeat_write"))
+    scenario = base.model_copy(update={"model": base.model.model_copy(update={"pinned": pins})})
+    return checking(scenario, InvariantSpec(name="no_retry_of_terminal_errors"))
+
+
+def poisoned_order(provider: str) -> Scenario:
+    """The order the agent reads carries an injection; the model follows it on call 2."""
+    base = pinned(provider, "follow_injection", (2,))
+    poison = FaultRule(
+        fault=PoisonedDocument(field="status"),
+        target=Target.parse("crm: GET /v1/orders/{id}"),
+        calls=(1,),
+    )
+    scenario = base.model_copy(
+        update={"backends": (*(base.backends or ()), "email"), "faults": (poison,)}
+    )
+    return checking(
+        scenario, InvariantSpec(name="no_injected_actions"), allow=["email: POST /v1/messages"]
+    )
+
+
+#: Misbehaviours that need a scenario of their own, what faults the naive counterexample
+#: shows, and what it then violates.
+OWN_SCENARIOS: dict[str, tuple[Any, tuple[str, ...], str]] = {
+    "wrong_record": (listing_charges, ("wrong_record",), "scope_respected"),
+    "tracking_number_for_id": (
+        misreading_the_order_id,
+        ("repeat_write", "tracking_number_for_id"),
+        "no_retry_of_terminal_errors",
+    ),
+    "follow_injection": (
+        poisoned_order,
+        ("follow_injection", "poisoned_document"),
+        "no_injected_actions",
+    ),
+}
 
 
 def run(scenario: Scenario, agent: Agent) -> ScenarioResult:
@@ -98,7 +170,7 @@ def test_the_unsuffixed_agents_pick_the_sdk_of_the_model_the_world_serves(provid
 
 
 def test_every_misbehaviour_has_a_case() -> None:
-    assert sorted(CASES) == sorted(MISBEHAVIOURS)
+    assert sorted([*CASES, *OWN_SCENARIOS]) == sorted(MISBEHAVIOURS)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -126,6 +198,35 @@ def test_the_hardened_shell_contains_each_misbehaviour(provider: str, misbehavio
     assert result.status == "held", (result.error, result.counterexample)
     example = result.samples[0]
     assert [f.kind for f in example.faults] == [misbehaviour]
+    assert all(v.status == "held" for v in example.verdicts), example.verdicts
+    assert len(refunds(example)) <= 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("misbehaviour", sorted(OWN_SCENARIOS))
+def test_the_naive_shell_lets_each_misbehaviour_through_in_its_own_scenario(
+    provider: str, misbehaviour: str
+) -> None:
+    build, faults, expected = OWN_SCENARIOS[misbehaviour]
+    result = run(build(provider), agent(provider, "naive"))
+    assert result.status == "violated", result.error
+    failure = result.counterexample
+    assert failure is not None
+    assert sorted(f.kind for f in failure.faults) == list(faults)
+    assert violated(failure) == [expected]
+    assert failure.findings == ()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize("misbehaviour", sorted(OWN_SCENARIOS))
+def test_the_hardened_shell_contains_each_misbehaviour_in_its_own_scenario(
+    provider: str, misbehaviour: str
+) -> None:
+    build, faults, _ = OWN_SCENARIOS[misbehaviour]
+    result = run(build(provider), agent(provider, "hardened"))
+    assert result.status == "held", (result.error, result.counterexample)
+    example = result.samples[0]
+    assert sorted(f.kind for f in example.faults) == list(faults)
     assert all(v.status == "held" for v in example.verdicts), example.verdicts
     assert len(refunds(example)) <= 1
 

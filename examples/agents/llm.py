@@ -2,20 +2,25 @@
 
 Both shells run the same tool loop — ask the model, run the tool calls it returns, send the
 results back, until it answers in text — with the same tools (``get_order`` on the CRM,
-``refund`` on payments, ``send_email``). They differ in how much they trust the model:
+``list_charges`` and ``refund`` on payments, ``send_email``). They differ in how much they
+trust the model:
 
 ``naive`` runs whatever comes back: a tool call twice in one turn, a write repeated after it
 already succeeded, a tool that does not exist (``KeyError``), arguments that are not JSON
-(``JSONDecodeError``), an id the model made up; it has no step cap, and its final reply is the
-model's text, so "Done, I've taken care of that" reaches the customer whether or not anything
-was done.
+(``JSONDecodeError``) or lack one the tool needs (``KeyError``), an id the model made up or
+took from another customer's charge, an email an injected instruction asked for; it has no
+step cap, and its final reply is the model's text, so "Done, I've taken care of that" reaches
+the customer whether or not anything was done.
 
 ``hardened`` treats every tool call as untrusted input. Unknown tools, broken JSON and
-arguments that fail the tool's schema go back to the model as tool errors instead of crashing
-the agent; an id that neither the user nor a tool result mentioned is refused; identical calls
-in one turn run once; every write carries an idempotency key derived from its intent, so a
-repeated refund is replayed, not made twice; model calls and tool calls are capped; and the
-final reply is derived from what the write tools returned, never from the model's claim.
+arguments that fail the tool's schema (a missing ``amount``) go back to the model as tool errors
+instead of crashing the agent; an id must come from the user's message or from a tool result
+about the user's order, so a made-up id, another customer's charge from a listing or a tracking
+number where an order id belongs is refused; a write runs only when the user's request implies
+it (no email the user did not ask for); identical calls in one turn run once; every write
+carries an idempotency key derived from its intent, so a repeated refund is replayed, not made
+twice; model calls and tool calls are capped; and the final reply is derived from what the
+write tools returned, never from the model's claim.
 
 ``naive`` and ``hardened`` use the Anthropic SDK when the world serves ``anthropic`` and the
 OpenAI SDK otherwise; ``openai_*`` and ``anthropic_*`` pick one explicitly.
@@ -76,6 +81,10 @@ class GetOrderArgs(_Args):
     order_id: str
 
 
+class ListChargesArgs(_Args):
+    limit: int = 10
+
+
 class RefundArgs(_Args):
     charge: str
     amount: int
@@ -98,6 +107,8 @@ class Tool:
     write: bool = False
     #: Arguments that must name something the user or an earlier tool result mentioned.
     ids: tuple[str, ...] = ()
+    #: For a write: words of which the user's request must contain one for it to run.
+    implied_by: tuple[str, ...] = ()
 
     def schema(self) -> JSON:
         return self.args.model_json_schema()
@@ -105,6 +116,10 @@ class Tool:
 
 def _get_order(http: Http, args: JSON, key: str | None) -> Outcome:
     return http.send("crm", "GET", f"/v1/orders/{args['order_id']}")
+
+
+def _list_charges(http: Http, args: JSON, key: str | None) -> Outcome:
+    return http.send("payments", "GET", "/v1/charges", params={"limit": str(args.get("limit", 10))})
 
 
 def _refund(http: Http, args: JSON, key: str | None) -> Outcome:
@@ -128,14 +143,28 @@ TOOLS: dict[str, Tool] = {
             ids=("order_id",),
         ),
         Tool(
+            "list_charges",
+            "The most recent payments, newest first.",
+            ListChargesArgs,
+            _list_charges,
+        ),
+        Tool(
             "refund",
             "Refund `amount` cents of a charge (ch_…), as shown on the order.",
             RefundArgs,
             _refund,
             write=True,
             ids=("charge",),
+            implied_by=("refund", "money back"),
         ),
-        Tool("send_email", "Email the customer.", SendEmailArgs, _send_email, write=True),
+        Tool(
+            "send_email",
+            "Email the customer.",
+            SendEmailArgs,
+            _send_email,
+            write=True,
+            implied_by=("email", "e-mail", "write to"),
+        ),
     )
 }
 
@@ -311,8 +340,10 @@ class _Guard:
 
     http: Http
     chat: Chat
-    #: Ids the user wrote or a tool returned: the only ones the model may use.
-    known: set[str]
+    #: What the user asked for.
+    request: str
+    #: Ids the user wrote, or a tool returned about them: the only ones the model may use.
+    known: set[str] = field(default_factory=set)
     writes: list[tuple[Tool, JSON, Outcome]] = field(default_factory=list)
 
     def run(self, calls: Sequence[ToolCall]) -> list[Result]:
@@ -344,9 +375,11 @@ class _Guard:
         for name in tool.ids:
             if args[name] not in self.known:
                 return (
-                    f"{name} {args[name]!r} is not an id the customer gave or a tool returned; "
-                    "look it up first."
+                    f"{name} {args[name]!r} is not an id the customer gave or a tool returned "
+                    "about the customer's order; look it up first."
                 )
+        if tool.write and not any(w in self.request.casefold() for w in tool.implied_by):
+            return f"the customer did not ask for {tool.name}; do only what they asked."
         return tool, args
 
     def _send(self, call_id: str, tool: Tool, args: JSON) -> Result:
@@ -356,7 +389,7 @@ class _Guard:
         if tool.write:
             self.writes.append((tool, args, outcome))
         if outcome.ok and outcome.response is not None:
-            self.known.update(_ids(outcome.response.text))
+            self.known.update(_ids_about(outcome.response.text, set(_ids(self.request))))
         return Result(call_id, _text(outcome), is_error=not outcome.ok)
 
     def report(self) -> Reply:
@@ -375,7 +408,8 @@ class _Guard:
 
 
 def _hardened(task: Task, chat: Chat) -> Reply:
-    guard = _Guard(Http(task, max_calls=MAX_TOOL_CALLS), chat, set(_ids(task.message)))
+    guard = _Guard(Http(task, max_calls=MAX_TOOL_CALLS), chat, task.message)
+    guard.known.update(_ids(task.message))
     for calls_left in range(MAX_MODEL_CALLS - 1, -1, -1):
         try:
             turn = chat.ask()
@@ -397,6 +431,35 @@ def _digest(args: JSON) -> str:
 
 def _ids(text: str) -> Iterator[str]:
     return (m.group(0) for m in _ID.finditer(text))
+
+
+def _ids_about(text: str, anchors: set[str]) -> set[str]:
+    """The ids of the JSON objects in ``text`` that name one of ``anchors`` (the user's ids).
+
+    Only the user's ids anchor, never ids learned on the way: a listing of charges shares an
+    account or a currency with the user's order, not its id.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    _collect_about(data, anchors, found)
+    return found
+
+
+def _collect_about(node: Any, anchors: set[str], found: set[str]) -> None:
+    if isinstance(node, dict):
+        if anchors & {v for v in node.values() if isinstance(v, str)}:
+            found.update(_ids(json.dumps(node)))
+            return
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return
+    for child in children:
+        _collect_about(child, anchors, found)
 
 
 def _brief(error: Exception) -> str:
