@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.base_events
+import builtins
 import contextlib
 import copyreg
 import datetime
@@ -517,10 +518,34 @@ def virtual_time(clock: VirtualClock) -> Iterator[VirtualClock]:
     Raises ``RuntimeError`` if another virtual clock is already active.
     """
     activation = _activate(clock)
+    real_build_class = builtins.__build_class__
+    setattr(builtins, "__build_class__", _build_class)  # noqa: B010 (typeshed's signature differs)
     try:
         yield clock
     finally:
+        setattr(builtins, "__build_class__", real_build_class)  # noqa: B010
         _deactivate(activation)
+
+
+def _build_class(func: Callable[..., Any], name: str, *bases: Any, **kwargs: Any) -> Any:
+    """Class statements run while a world is active subclass the real ``datetime``/``date``.
+
+    A module imported during a run sees the stand-ins; a class it derives from one with a
+    metaclass of its own (pydantic v1's ``ConstrainedDate``) would otherwise fail with a
+    metaclass conflict, since the stand-ins carry theirs.
+    """
+    swapped = tuple(
+        _REAL.datetime_class
+        if base is VirtualDatetime
+        else _REAL.date_class
+        if base is VirtualDate
+        else base
+        for base in bases
+    )
+    return _REAL_BUILD_CLASS(func, name, *swapped, **kwargs)
+
+
+_REAL_BUILD_CLASS = builtins.__build_class__
 
 
 def current_epoch() -> float:

@@ -407,3 +407,24 @@ def test_a_module_object_without_a_namespace_does_not_break_the_scan() -> None:
         assert clock.monotonic() == 3
     finally:
         del sys.modules[odd.__name__]
+
+
+def test_a_class_defined_during_a_world_can_derive_from_date_with_its_own_metaclass() -> None:
+    # pydantic v1's ConstrainedDate, imported by langchain-core, does exactly this at import.
+    source = textwrap.dedent(
+        """
+        from datetime import date
+
+        class Meta(type):
+            pass
+
+        class ConstrainedDate(date, metaclass=Meta):
+            pass
+        """
+    )
+    namespace: dict[str, object] = {}
+    with virtual_time(VirtualClock()):
+        exec(compile(source, "<library>", "exec"), namespace)
+        made = namespace["ConstrainedDate"](2024, 5, 1)  # type: ignore[operator]
+        assert isinstance(made, datetime.date)
+    assert type(namespace["ConstrainedDate"]).__name__ == "Meta"
