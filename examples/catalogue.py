@@ -152,6 +152,12 @@ PAIRS: tuple[Pair, ...] = (
             "model_refund_anthropic": ("no_unreported_failure",),
         },
     ),
+    Pair(
+        module="pydantic_ai_agent",
+        defect="a pydantic-ai agent that tells the customer whatever the model wrote last",
+        fix="the claim comes from the refund tool's results; model-provider errors are reported",
+        scenarios={"model_refund_pydantic_ai": ("no_unreported_failure",)},
+    ),
 )
 
 

@@ -16,11 +16,12 @@ import pytest
 if not os.environ.get("CI"):
     pytest.importorskip("pydantic_ai", reason="the 'pydantic-ai' extra is not installed")
 
-from chaoskit import FaultRule, Reply, Target, TimeoutAfterCommit, World
+from chaoskit import FaultRule, RateLimit, Reply, Target, TimeoutAfterCommit, World
 from chaoskit._agent import Agent, Principal, Task
+from chaoskit._engine import EngineSettings, explore
 from chaoskit._invariants import RunView, build_invariant
 from chaoskit._runner import run_agent
-from chaoskit._scenario import script_context
+from chaoskit._scenario import resolve_scenario, script_context
 from chaoskit._worldgen import WorldRecipe, build_world
 from chaoskit.examples.agents import pydantic_ai_agent
 from chaoskit.fakes import CRM, ModelScript, OpenAIModel, Payments
@@ -144,7 +145,45 @@ def test_the_hardened_agent_escalates_a_refund_whose_response_timed_out() -> Non
     assert verdicts == {"no_unreported_failure": "held", "no_denied_success": "held"}
 
 
+def storm(*calls: int) -> FaultRule:
+    """429s on these model requests: three in a row outlast the OpenAI SDK's two retries."""
+    return FaultRule(
+        fault=RateLimit(retry_after=1),
+        target=Target.parse("openai: POST /v1/chat/completions"),
+        calls=calls,
+    )
+
+
+@pytest.mark.parametrize(
+    ("calls", "made", "status"),
+    [((1, 2, 3), 0, "failed"), ((3, 4, 5), 1, "done")],
+    ids=["before-the-refund", "after-the-refund"],
+)
+def test_the_hardened_agent_answers_from_its_tools_when_the_models_429s_outlast_the_retries(
+    calls: tuple[int, ...], made: int, status: str
+) -> None:
+    reply, verdicts, view = run(pydantic_ai_agent.hardened, faults=(storm(*calls),))
+    assert refunds(view) == made
+    assert claim(reply) == status
+    assert verdicts == {"no_unreported_failure": "held", "no_denied_success": "held"}
+
+
 def test_the_fake_model_called_the_tools_with_the_worlds_ids() -> None:
     _, _, view = run(pydantic_ai_agent.hardened)
     completions = [e for e in view.ledgers["openai"] if e.kind == "model.completion"]
     assert [e.fields["tool_calls"] for e in completions] == [["get_order"], ["refund"], []]
+
+
+def test_the_builtin_scenario_catches_the_naive_agent_and_the_hardened_one_holds() -> None:
+    # Its explored 429s include a storm that outlasts the SDK's retries: pydantic-ai then raises
+    # ModelRateLimitError, which the hardened agent must report, not let escape.
+    scenario = resolve_scenario("model-refund-pydantic-ai")
+    config = EngineSettings(examples=60, seed=0, database=False)
+    naive = explore(scenario, pydantic_ai_agent.naive, agent_name="naive", config=config)
+    hardened = explore(scenario, pydantic_ai_agent.hardened, agent_name="hardened", config=config)
+    assert naive.status == "violated", naive.error
+    assert naive.counterexample is not None
+    verdicts = naive.counterexample.verdicts
+    assert [v.invariant for v in verdicts if v.status == "violated"] == ["no_unreported_failure"]
+    assert hardened.status == "held", (hardened.error, hardened.not_exercised)
+    assert hardened.coverage.faults["openai: POST /v1/chat/completions"]["rate_limit"] > 0

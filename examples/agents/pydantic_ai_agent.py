@@ -13,6 +13,9 @@ failure and the customer is told no refund was made (``no_denied_success``), an 
 ask again. ``hardened`` records every refund call's outcome in the run's dependencies and builds
 its claim from those, quoting the model only for the wording: done with the refund's id, failed
 when the payments API refused, escalated when the call timed out and may have gone through.
+When the model provider itself gives up (a storm of 429s outlasts the SDK's retries and
+pydantic-ai raises :class:`~pydantic_ai.exceptions.ModelAPIError`), ``naive`` crashes while
+``hardened`` still answers from what its tools did, in its own words.
 
 Needs the ``pydantic-ai`` extra: ``pip install 'chaoskit[pydantic-ai]'``.
 """
@@ -132,19 +135,50 @@ async def naive(task: Task) -> str:
 
 async def hardened(task: Task) -> Reply:
     """Claims only what the refund tool saw; the model's text is kept for the wording."""
-    output, deps = await _run(task)
+    from pydantic_ai.exceptions import ModelAPIError
+
+    deps = RefundDeps(task)
+    try:
+        output = (await build_agent(deps).run(task.message)).output
+    except ModelAPIError as error:
+        # The provider gave up mid-run (its 429s outlasted the SDK's retries, say): there is
+        # no model text to quote, but the tools' record still says what happened.
+        return _without_model(deps, error)
+    return _claim(deps, output)
+
+
+def _without_model(deps: RefundDeps, error: Exception) -> Reply:
+    made = [r for r in deps.refunds if "error" not in r]
+    if made:
+        refund_id = str(made[-1]["id"])
+        return reply(f"Refund {refund_id} submitted.", "refund", "done", refund_id)
+    if deps.timed_out:
+        return _escalated()
+    return reply(
+        f"Sorry, no refund was made: the assistant's model is unavailable "
+        f"({type(error).__name__}). Please try again later.",
+        "refund",
+        "failed",
+    )
+
+
+def _claim(deps: RefundDeps, output: str) -> Reply:
     made = [r for r in deps.refunds if "error" not in r]
     if made:
         return reply(output, "refund", "done", str(made[-1]["id"]))
     if deps.timed_out:
-        return reply(
-            "I could not confirm the refund (the payment service did not answer); it may have "
-            "gone through, so I have passed it to a colleague to check.",
-            "refund",
-            "escalated",
-        )
+        return _escalated()
     why = deps.refunds[-1]["error"] if deps.refunds else "it was never attempted"
     return reply(f"Sorry, no refund was made: {_message(why)}.", "refund", "failed")
+
+
+def _escalated() -> Reply:
+    return reply(
+        "I could not confirm the refund (the payment service did not answer); it may have "
+        "gone through, so I have passed it to a colleague to check.",
+        "refund",
+        "escalated",
+    )
 
 
 def _message(error: Any) -> str:
