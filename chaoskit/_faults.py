@@ -74,7 +74,8 @@ class ServerError(_Frozen):
     """
 
     kind: Literal["server_error"] = "server_error"
-    status: Literal[500, 502, 503, 504] = 500
+    #: 529 is Anthropic's "overloaded", which its SDK retries like a 5xx.
+    status: Literal[500, 502, 503, 504, 529] = 500
     phase: Phase = "before_commit"
     burst: int = Field(default=1, ge=1)
     seconds: float | None = Field(default=None, gt=0)

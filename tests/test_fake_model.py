@@ -566,6 +566,31 @@ def test_an_anthropic_429_is_a_rate_limit_error_the_sdk_recognises() -> None:
     assert caught.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
 
 
+def test_an_injected_529_is_overloaded_and_the_anthropic_sdk_retries_past_it() -> None:
+    overloaded = FaultRule(
+        fault=ServerError(status=529),
+        target=Target.parse("anthropic: POST /v1/messages"),
+        calls=(1,),
+    )
+    client = anthropic.Anthropic(api_key="sk-ant-test", max_retries=2)
+    with World([anthropic_model()], faults=[overloaded]) as world:
+        message = ask_anthropic(client, ASK)
+    assert message.stop_reason == "tool_use"
+    assert [e.status for e in world.trace.of("response")] == [529, 200]  # type: ignore[union-attr]
+    always = FaultRule(
+        fault=ServerError(status=529),
+        target=Target.parse("anthropic: POST /v1/messages"),
+        always=True,
+    )
+    no_retries = anthropic.Anthropic(api_key="sk-ant-test", max_retries=0)
+    with (
+        World([anthropic_model()], faults=[always]),
+        pytest.raises(anthropic.InternalServerError) as caught,
+    ):
+        ask_anthropic(no_retries, ASK)
+    assert caught.value.status_code == 529
+
+
 def test_openai_streaming_delivers_the_same_tool_call_and_usage_as_chunks() -> None:
     model = openai_model()
     with World([model]):

@@ -155,6 +155,14 @@ def test_server_error_storm_by_virtual_duration_ends_when_the_clock_passes_it() 
     assert (first, during, after) == (502, 502, 201)
 
 
+def test_an_overloaded_529_can_be_injected_like_other_server_errors() -> None:
+    with World([Notes()], faults=[rule(ServerError(status=529))]) as world:
+        status, body, _ = _httpx("POST", URL, {"text": "a"})
+    assert status == 529
+    assert json.loads(body)["error"]["type"] == "api_error"
+    assert world.ledger("notes") == ()
+
+
 def test_server_error_after_commit_returns_5xx_although_the_effect_happened() -> None:
     with World([Notes()], faults=[rule(ServerError(phase="after_commit"))]) as world:
         status = _httpx("POST", URL, {"text": "a"})[0]
