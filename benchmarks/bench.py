@@ -27,10 +27,10 @@ import httpx2
 import requests
 
 from chaoskit import World
-from chaoskit._agent import Task
-from chaoskit._engine import EngineSettings, explore
-from chaoskit._scenario import Scenario, scenario
+from chaoskit.core.agent import Task
+from chaoskit.engine.explore import EngineSettings, explore
 from chaoskit.fakes import Payments
+from chaoskit.scenarios.model import Scenario, scenario
 
 CHARGE_URL = "https://api.stripe.com/v1/charges/{id}"
 AUTH = {"Authorization": f"Bearer {Payments.DEFAULT_API_KEY}"}
@@ -93,7 +93,7 @@ def _bare_mocks(fake: Payments, url: str) -> dict[str, Callable[[], Any]]:
     requests costs far more than httpx before any interception (session merging, hooks,
     cookies); this separates what chaoskit adds from what the client itself costs.
     """
-    from chaoskit._intercept import _requests_response
+    from chaoskit.world.intercept import _requests_response
 
     def via_httpx(request: Any) -> httpx.Response:
         native = httpx.Request(
@@ -332,8 +332,8 @@ def scaling(sizes: list[int], examples: int) -> list[Row]:
 
 
 def report(scenarios: int, examples: int) -> list[Row]:
-    from chaoskit._engine import run_scenarios
-    from chaoskit._report import render_html
+    from chaoskit.engine.explore import run_scenarios
+    from chaoskit.report.html import render_html
 
     scns = [_refund_scenario().model_copy(update={"name": f"bench-{i}"}) for i in range(scenarios)]
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ._agent import Agent, Budget, Claim, Principal, Reply, Task
-from ._clock import VirtualClock
-from ._engine import EngineSettings, explore, replay, run_scenarios
-from ._errors import (
+from chaoskit._version import __version__
+from chaoskit.core.agent import Agent, Budget, Claim, Principal, Reply, Task
+from chaoskit.core.clock import VirtualClock
+from chaoskit.core.errors import (
     ChaoskitError,
     InvalidFault,
     InvalidScenario,
@@ -13,7 +13,12 @@ from ._errors import (
     UsageError,
     WorldError,
 )
-from ._faults import (
+from chaoskit.engine.explore import EngineSettings, explore, replay, run_scenarios
+from chaoskit.invariants import Invariant, RunView, invariant
+from chaoskit.report.html import load_results, render_html, write_report
+from chaoskit.results import Example, RunResult, ScenarioResult, Verdict
+from chaoskit.scenarios.model import Scenario, load_scenario, load_scenarios, scenario
+from chaoskit.world.faults import (
     ConnectionReset,
     Fault,
     FaultRule,
@@ -27,14 +32,9 @@ from ._faults import (
     TimeoutAfterCommit,
     TimeoutBeforeCommit,
 )
-from ._injector import Call, Decider
-from ._invariants import Invariant, RunView, invariant
-from ._report import load_results, render_html, write_report
-from ._results import Example, RunResult, ScenarioResult, Verdict
-from ._scenario import Scenario, load_scenario, load_scenarios, scenario
-from ._trace import Event, Trace
-from ._version import __version__
-from ._world import World, default_backends
+from chaoskit.world.injector import Call, Decider
+from chaoskit.world.trace import Event, Trace
+from chaoskit.world.world import World, default_backends
 
 __all__ = [
     "Agent",

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from ._agent import Agent
-    from ._results import ScenarioResult
-    from ._scenario import Scenario
+    from chaoskit.core.agent import Agent
+    from chaoskit.results import ScenarioResult
+    from chaoskit.scenarios.model import Scenario
 
 _RESULT_KEY = "chaoskit_result"
 _DEFAULT_REPORT = "reports/chaoskit.html"
@@ -97,8 +97,8 @@ class ScenarioFile(pytest.File):
     """A scenario TOML file: one test item, or one item that fails with the file's error."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from ._errors import InvalidScenario
-        from ._scenario import load_scenario
+        from chaoskit.core.errors import InvalidScenario
+        from chaoskit.scenarios.model import load_scenario
 
         try:
             scenario = load_scenario(self.path)
@@ -157,7 +157,7 @@ class ChaosFailure(Exception):
     """A scenario that did not hold; its message is the whole story."""
 
     def __init__(self, result: ScenarioResult | None, message: str | None = None) -> None:
-        from ._format import describe_failure
+        from chaoskit.report.text import describe_failure
 
         self.result = result
         self.message = message or (describe_failure(result) if result else "")
@@ -171,7 +171,7 @@ def _explore(
     agent_name: str,
     examples: int | None = None,
 ) -> ScenarioResult:
-    from ._engine import EngineSettings, explore
+    from chaoskit.engine.explore import EngineSettings, explore
 
     settings = config.stash[_SETTINGS]
     engine = EngineSettings(examples=examples or settings.examples, seed=settings.seed)
@@ -228,8 +228,8 @@ class Chaos:
         ``scenario`` is a :class:`Scenario`, a TOML file path, or the name of a built-in
         scenario such as ``"refund-timeout-after-commit"``.
         """
-        from ._format import load_agent
-        from ._scenario import Scenario, resolve_scenario
+        from chaoskit.report.text import load_agent
+        from chaoskit.scenarios.model import Scenario, resolve_scenario
 
         chosen = scenario or self._defaults.get("scenarios")
         if chosen is None:
@@ -254,7 +254,7 @@ class Chaos:
         """Like :meth:`run`, but fail the test with the full story unless the scenario held."""
         result = self.run(scenario, **kwargs)
         if result.status != "held":
-            from ._format import describe_failure
+            from chaoskit.report.text import describe_failure
 
             pytest.fail(describe_failure(result), pytrace=False)
         return result
@@ -286,7 +286,7 @@ class _Session:
         # On the controller this sees its own items and every worker's reports.
         if report.when != "call":
             return
-        from ._results import ScenarioResult
+        from chaoskit.results import ScenarioResult
 
         for key, value in report.user_properties:
             if key == _RESULT_KEY:
@@ -303,7 +303,7 @@ class _Session:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.results or _is_worker(self.config):
             return
-        from ._format import summary_lines
+        from chaoskit.report.text import summary_lines
 
         write = terminalreporter.write_line
         terminalreporter.section("chaoskit")
@@ -320,7 +320,7 @@ class _Session:
 
 def _write_outputs(run: Any, html: Path, json_path: Path) -> str | None:
     """Write results and report; a broken renderer must not lose the results."""
-    from ._report import write_report
+    from chaoskit.report.html import write_report
 
     try:
         write_report(run, html, json_path)
@@ -338,7 +338,7 @@ def _write_outputs(run: Any, html: Path, json_path: Path) -> str | None:
 def _run_result(settings: _Settings, results: list[ScenarioResult], started: float) -> Any:
     import sys
 
-    from ._results import RunResult, Timing, model_mode
+    from chaoskit.results import RunResult, Timing, model_mode
 
     agents = sorted({r.agent for r in results})
     ordered = sorted(results, key=lambda r: (r.scenario, r.agent))
@@ -399,7 +399,7 @@ class _Settings:
 
     def agent(self) -> Agent:
         if self._agent is None:
-            from ._format import load_agent
+            from chaoskit.report.text import load_agent
 
             assert self.agent_spec is not None
             self._agent = load_agent(self.agent_spec)
@@ -446,7 +446,7 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def _version() -> str:
-    from ._version import __version__
+    from chaoskit._version import __version__
 
     return __version__
 

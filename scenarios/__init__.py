@@ -1,1 +1,1 @@
-"""Built-in scenario files, shipped as package data of ``chaoskit.scenarios``."""
+"""The built-in scenario library: installed as ``chaoskit.scenarios.builtin`` (package data)."""

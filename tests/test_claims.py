@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chaoskit._claims import DEFAULT_RULES, ClaimRules, classify, mentioned_intents
+from chaoskit.invariants.claims import DEFAULT_RULES, ClaimRules, classify, mentioned_intents
 
 S, F, P, E = "success", "failure", "pending_approval", "escalation"
 HOPEFUL = ("success", "pending_approval")

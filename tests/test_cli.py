@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._cli import main
+from chaoskit.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = """

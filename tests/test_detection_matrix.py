@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._invariants import REGISTRY
-from chaoskit._scenario import load_scenarios
 from chaoskit.examples.catalogue import (
     PAIRS,
     Matrix,
@@ -22,6 +20,8 @@ from chaoskit.examples.catalogue import (
     format_matrix,
     load_builtin,
 )
+from chaoskit.invariants import REGISTRY
+from chaoskit.scenarios.model import load_scenarios
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 #: The default of `chaoskit matrix`: enough for every hardened agent to meet its faults (~8 s).

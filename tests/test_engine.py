@@ -13,10 +13,10 @@ import httpx
 import pytest
 from hypothesis.database import InMemoryExampleDatabase
 
-from chaoskit._agent import Task
-from chaoskit._engine import EngineSettings, Progress, explore, replay, run_scenarios
-from chaoskit._results import RunResult
-from chaoskit._scenario import InvariantSpec, Scenario, load_scenario, scenario
+from chaoskit.core.agent import Task
+from chaoskit.engine.explore import EngineSettings, Progress, explore, replay, run_scenarios
+from chaoskit.results import RunResult
+from chaoskit.scenarios.model import InvariantSpec, Scenario, load_scenario, scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FAST = EngineSettings(examples=40, database=False, seed=0, wall_guard=5.0)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from chaoskit._clock import VirtualClock
-from chaoskit._errors import WorldError
+from chaoskit.core.clock import VirtualClock
+from chaoskit.core.errors import WorldError
 from chaoskit.fakes.crm import CRM
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._clock import VirtualClock
-from chaoskit._errors import WorldError
+from chaoskit.core.clock import VirtualClock
+from chaoskit.core.errors import WorldError
 from chaoskit.fakes.approvals import Approvals
 from chaoskit.fakes.emails import Email
 

@@ -14,8 +14,8 @@ import stripe
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from chaoskit._clock import VirtualClock
-from chaoskit._errors import WorldError
+from chaoskit.core.clock import VirtualClock
+from chaoskit.core.errors import WorldError
 from chaoskit.fakes.payments import Payments
 
 KEY = Payments.DEFAULT_API_KEY

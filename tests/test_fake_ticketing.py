@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._clock import VirtualClock
+from chaoskit.core.clock import VirtualClock
 from chaoskit.fakes.ticketing import Ticketing
 
 TICKET = {

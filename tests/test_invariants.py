@@ -8,11 +8,19 @@ from typing import Any
 import pytest
 from pydantic import JsonValue
 
-from chaoskit._agent import Budget, Claim, Reply
-from chaoskit._errors import InvalidScenario
-from chaoskit._invariants import REGISTRY, Invariant, RunView, build_invariant
-from chaoskit._results import Verdict
-from chaoskit._trace import (
+from chaoskit.core.agent import Budget, Claim, Reply
+from chaoskit.core.errors import InvalidScenario
+from chaoskit.fakes import LedgerEntry
+from chaoskit.invariants import REGISTRY, Invariant, RunView, build_invariant
+from chaoskit.results import Verdict
+from chaoskit.world.data import (
+    WorldContact,
+    WorldCustomer,
+    WorldData,
+    WorldOrder,
+    WorldUser,
+)
+from chaoskit.world.trace import (
     CommitEvent,
     Event,
     ExceptionEvent,
@@ -20,14 +28,6 @@ from chaoskit._trace import (
     ResponseEvent,
     UnroutedEvent,
 )
-from chaoskit._worldgen import (
-    WorldContact,
-    WorldCustomer,
-    WorldData,
-    WorldOrder,
-    WorldUser,
-)
-from chaoskit.fakes import LedgerEntry
 
 # -- building runs by hand ---------------------------------------------------------------------
 

@@ -14,10 +14,10 @@ if not os.environ.get("CI"):
 
 from langgraph.types import RetryPolicy
 
-from chaoskit._engine import EngineSettings, explore
-from chaoskit._results import ScenarioResult
-from chaoskit._scenario import Scenario, resolve_scenario
+from chaoskit.engine.explore import EngineSettings, explore
 from chaoskit.examples.agents import langgraph_agent
+from chaoskit.results import ScenarioResult
+from chaoskit.scenarios.model import Scenario, resolve_scenario
 
 FAST = EngineSettings(examples=40, database=False, seed=0, wall_guard=10.0)
 

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from chaoskit._agent import Agent
-from chaoskit._engine import EngineSettings, explore
-from chaoskit._faults import FaultRule, PoisonedDocument, Target
-from chaoskit._results import Example, ScenarioResult
-from chaoskit._scenario import InvariantSpec, PinnedMisbehaviour, Scenario
-from chaoskit._worldgen import WorldRecipe
+from chaoskit.core.agent import Agent
+from chaoskit.engine.explore import EngineSettings, explore
 from chaoskit.examples.agents import llm
 from chaoskit.examples.catalogue import load_builtin
 from chaoskit.fakes import ScriptTurn
 from chaoskit.fakes.model import MISBEHAVIOURS
+from chaoskit.results import Example, ScenarioResult
+from chaoskit.scenarios.model import InvariantSpec, PinnedMisbehaviour, Scenario
+from chaoskit.world.data import WorldRecipe
+from chaoskit.world.faults import FaultRule, PoisonedDocument, Target
 
 SCENARIOS = {"openai": "model_refund_misbehaviours", "anthropic": "model_refund_anthropic"}
 PROVIDERS = tuple(SCENARIOS)

@@ -19,11 +19,11 @@ if not os.environ.get("CI"):
 from mcp import Client
 
 from chaoskit import FaultRule, ServerError, Target, TimeoutAfterCommit, World
-from chaoskit._agent import Principal, Task
-from chaoskit._mcp import TOOLS, mcp_server
-from chaoskit._timepatch import run_virtual
-from chaoskit._worldgen import WorldData, WorldRecipe, build_world
+from chaoskit.core.agent import Principal, Task
+from chaoskit.extra.mcp import TOOLS, mcp_server
 from chaoskit.fakes import CRM, Email, Payments, Ticketing
+from chaoskit.world.data import WorldData, WorldRecipe, build_world
+from chaoskit.world.timepatch import run_virtual
 
 T = TypeVar("T")
 REFUNDS = Target.parse("payments: POST /v1/refunds")

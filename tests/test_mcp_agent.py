@@ -14,10 +14,10 @@ import pytest
 if not os.environ.get("CI"):
     pytest.importorskip("mcp", reason="the 'mcp' extra is not installed")
 
-from chaoskit._engine import EngineSettings, explore
-from chaoskit._results import ScenarioResult
-from chaoskit._scenario import Scenario, resolve_scenario
+from chaoskit.engine.explore import EngineSettings, explore
 from chaoskit.examples.agents import mcp_agent
+from chaoskit.results import ScenarioResult
+from chaoskit.scenarios.model import Scenario, resolve_scenario
 
 FAST = EngineSettings(examples=40, seed=0, database=False)
 

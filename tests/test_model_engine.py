@@ -10,8 +10,8 @@ import openai
 import pytest
 
 from chaoskit import InvalidScenario, Task
-from chaoskit._engine import EngineSettings, explore, replay
-from chaoskit._scenario import Scenario, scenario
+from chaoskit.engine.explore import EngineSettings, explore, replay
+from chaoskit.scenarios.model import Scenario, scenario
 
 TOOLS = [
     {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}

@@ -40,8 +40,8 @@ def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
 
 def test_the_wheel_ships_fakes_and_scenarios_inside_chaoskit(wheel_names: set[str]) -> None:
     assert "chaoskit/fakes/payments.py" in wheel_names
-    assert "chaoskit/fakes/py.typed" in wheel_names
-    assert "chaoskit/scenarios/__init__.py" in wheel_names
+    assert "chaoskit/scenarios/builtin/refund_timeout_after_commit.toml" in wheel_names
+    assert "chaoskit/report/assets/report.js" in wheel_names
     assert "chaoskit/py.typed" in wheel_names
 
 

@@ -17,14 +17,14 @@ if not os.environ.get("CI"):
     pytest.importorskip("pydantic_ai", reason="the 'pydantic-ai' extra is not installed")
 
 from chaoskit import FaultRule, RateLimit, Reply, Target, TimeoutAfterCommit, World
-from chaoskit._agent import Agent, Principal, Task
-from chaoskit._engine import EngineSettings, explore
-from chaoskit._invariants import RunView, build_invariant
-from chaoskit._runner import run_agent
-from chaoskit._scenario import resolve_scenario, script_context
-from chaoskit._worldgen import WorldRecipe, build_world
+from chaoskit.core.agent import Agent, Principal, Task
+from chaoskit.engine.explore import EngineSettings, explore
+from chaoskit.engine.runner import run_agent
 from chaoskit.examples.agents import pydantic_ai_agent
 from chaoskit.fakes import CRM, ModelScript, OpenAIModel, Payments
+from chaoskit.invariants import RunView, build_invariant
+from chaoskit.scenarios.model import resolve_scenario, script_context
+from chaoskit.world.data import WorldRecipe, build_world
 
 REFUND = ModelScript(
     name="pydantic-ai-refund",

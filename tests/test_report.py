@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from chaoskit._agent import Claim, Reply
-from chaoskit._errors import UsageError
-from chaoskit._report import (
+from chaoskit.core.agent import Claim, Reply
+from chaoskit.core.errors import UsageError
+from chaoskit.fakes import LedgerEntry
+from chaoskit.report.html import (
     FAILING_TRACE_EVENTS,
     PASSING_TRACE_EVENTS,
     TEXT_LIMIT,
@@ -28,7 +29,7 @@ from chaoskit._report import (
     report_data,
     write_report,
 )
-from chaoskit._results import (
+from chaoskit.results import (
     Coverage,
     Decision,
     Evidence,
@@ -41,7 +42,7 @@ from chaoskit._results import (
     Timing,
     Verdict,
 )
-from chaoskit._trace import (
+from chaoskit.world.trace import (
     CommitEvent,
     Event,
     ExceptionEvent,
@@ -51,9 +52,8 @@ from chaoskit._trace import (
     SleepEvent,
     UnroutedEvent,
 )
-from chaoskit.fakes import LedgerEntry
 
-ASSETS = Path(__file__).resolve().parents[1] / "chaoskit" / "report_assets"
+ASSETS = Path(__file__).resolve().parents[1] / "chaoskit" / "report" / "assets"
 
 # --- a synthetic result with a chosen text in every field the report shows ------------------
 

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from chaoskit._engine import EngineSettings, run_scenarios
-from chaoskit._report import render_html
-from chaoskit._results import RunResult
-from chaoskit._scenario import load_scenario
+from chaoskit.engine.explore import EngineSettings, run_scenarios
+from chaoskit.report.html import render_html
+from chaoskit.results import RunResult
+from chaoskit.scenarios.model import load_scenario
 from tests.test_engine import retries_with_new_keys, retries_with_one_key
 from tests.test_report import PAYLOADS, REPORT_TAGS, make_result, make_scenario
 

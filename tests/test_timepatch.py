@@ -16,8 +16,8 @@ import freezegun
 import pydantic
 import pytest
 
-from chaoskit._clock import DEFAULT_EPOCH, VirtualClock
-from chaoskit._timepatch import (
+from chaoskit.core.clock import DEFAULT_EPOCH, VirtualClock
+from chaoskit.world.timepatch import (
     VirtualEventLoop,
     current_epoch,
     run_virtual,

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from chaoskit import FaultRule, RateLimit, Target, TimeoutAfterCommit, World, WorldError
-from chaoskit._intercept import _refuse_remote
+from chaoskit.world.intercept import _refuse_remote
 from tests.conftest import Notes
 
 URL = "https://notes.chaoskit.test/notes"

@@ -1,0 +1,7 @@
+"""The ``chaoskit`` command."""
+
+from __future__ import annotations
+
+from chaoskit.cli.main import main
+
+__all__ = ["main"]

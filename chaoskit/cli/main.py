@@ -1,0 +1,244 @@
+"""The ``chaoskit`` command: demo, run, replay, report, scenarios, matrix."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chaoskit.core.errors import UsageError
+
+__all__ = ["main"]
+
+DEFAULT_REPORT = Path("reports/chaoskit.html")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``chaoskit`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.handler(args)
+    except UsageError as error:
+        print(str(error), file=sys.stderr)
+        return 4
+    except KeyboardInterrupt:
+        print("chaoskit: interrupted.", file=sys.stderr)
+        return 130
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chaoskit", description="Chaos and fault-injection testing for AI agents."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="built-in scenarios against the bundled agents")
+    _engine_options(demo)
+    demo.set_defaults(handler=_demo, examples=60)
+
+    run = commands.add_parser("run", help="explore scenarios against an agent")
+    run.add_argument("--agent", required=True, help="the agent, as module:callable")
+    run.add_argument("scenarios", nargs="*", default=["scenarios"], help="files or folders")
+    _engine_options(run)
+    run.set_defaults(handler=_run)
+
+    replay = commands.add_parser("replay", help="re-run a recorded failing example exactly")
+    replay.add_argument("results", help="a results JSON (e.g. reports/chaoskit.json)")
+    replay.add_argument("--scenario", help="which scenario (default: the only failing one)")
+    replay.add_argument("--agent", help="override the agent (module:callable)")
+    replay.set_defaults(handler=_replay)
+
+    report = commands.add_parser("report", help="render an HTML report from saved results")
+    report.add_argument("results", help="a results JSON")
+    report.add_argument("-o", "--output", default=str(DEFAULT_REPORT), help="HTML path")
+    report.set_defaults(handler=_report)
+
+    scenarios = commands.add_parser("scenarios", help="list and validate scenario files")
+    scenarios.add_argument("paths", nargs="*", default=["scenarios"])
+    scenarios.set_defaults(handler=_scenarios)
+
+    matrix = commands.add_parser(
+        "matrix", help="print the detection matrix of the reference agents"
+    )
+    matrix.add_argument("--examples", type=int, default=60)
+    matrix.add_argument("--seed", type=int, default=0)
+    matrix.set_defaults(handler=_matrix)
+    return parser
+
+
+def _engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--examples", type=int, default=100, help="examples per scenario")
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: random)")
+    parser.add_argument("--report", default=str(DEFAULT_REPORT), help="HTML report path")
+    parser.add_argument("--json", default=None, help="results JSON (default: beside the report)")
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _run(args: argparse.Namespace) -> int:
+    from chaoskit.report.text import load_agent
+    from chaoskit.scenarios.model import load_scenarios
+
+    agent = load_agent(args.agent)
+    scenarios, errors = load_scenarios(args.scenarios)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if not scenarios and not errors:
+        raise UsageError(f"chaoskit: no scenario files (*.toml) under {', '.join(args.scenarios)}.")
+    result = _explore_all([(s, agent, args.agent) for s in scenarios], args)
+    return 0 if result.passed and not errors else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from chaoskit.examples.catalogue import demo_pairs
+
+    pairs = demo_pairs()
+    if importlib.util.find_spec("stripe") is None:
+        skipped = [p for p in pairs if ".refunds:" in p[2]]
+        pairs = [p for p in pairs if p not in skipped]
+        print(
+            f"chaoskit demo: skipping {len(skipped)} runs of the stripe-SDK refund agents; "
+            "install them with: pip install 'chaoskit[examples]'"
+        )
+    print(f"chaoskit demo: {len(pairs)} runs of a reference agent, {args.examples} examples each")
+    result = _explore_all(pairs, args)
+    caught = sum(s.status == "violated" for s in result.scenarios)
+    print(f"chaoskit demo: the naive agents were caught {caught} times; open {args.report}")
+    return 0
+
+
+def _explore_all(jobs: Sequence[tuple[Any, Any, str]], args: argparse.Namespace) -> Any:
+    import random
+
+    from chaoskit.engine.explore import EngineSettings, explore
+    from chaoskit.report.html import write_report
+    from chaoskit.report.text import describe_failure, summary_lines
+    from chaoskit.results import RunResult, Timing, model_mode
+
+    seed = args.seed if args.seed is not None else random.randrange(2**31)
+    config = EngineSettings(examples=args.examples, seed=seed)
+    print(f"chaoskit: seed {seed} (reproduce with --seed {seed})")
+    started = time.time()
+    results = []
+    try:
+        for scenario, agent, name in jobs:
+            result = explore(scenario, agent, agent_name=name, config=config, progress=_progress())
+            results.append(result)
+            print(summary_lines([result])[0])
+    finally:  # Ctrl-C still writes a partial report of what finished
+        run = RunResult(
+            chaoskit_version=_version(),
+            python_version=sys.version.split()[0],
+            agent=", ".join(sorted({name for _, _, name in jobs})),
+            seed=seed,
+            examples_per_scenario=args.examples,
+            model_mode=model_mode(results),
+            scenarios=tuple(results),
+            timing=Timing(
+                started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+                duration_seconds=round(time.time() - started, 3),
+            ),
+        )
+        json_path = Path(args.json) if args.json else Path(args.report).with_suffix(".json")
+        if results:
+            write_report(run, args.report, json_path)
+            print(f"chaoskit: report {args.report}, results {json_path}")
+    for result in results:
+        if result.status != "held":
+            print()
+            print(describe_failure(result))
+    return run
+
+
+def _progress() -> Any:
+    last = [time.perf_counter()]
+
+    def show(progress: Any) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= 5.0:
+            last[0] = now
+            print(
+                f"  … {progress.scenario}: {progress.examples} examples, "
+                f"{progress.faults_fired} faults fired",
+                flush=True,
+            )
+
+    return show
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from chaoskit.engine.explore import replay
+    from chaoskit.report.html import load_results
+    from chaoskit.report.text import load_agent
+    from chaoskit.scenarios.model import load_scenario
+
+    run = load_results(args.results)
+    failing = [s for s in run.scenarios if s.counterexample is not None]
+    if args.scenario:
+        failing = [s for s in failing if s.scenario == args.scenario]
+    if len(failing) != 1:
+        names = ", ".join(s.scenario for s in run.scenarios if s.counterexample) or "none"
+        raise UsageError(
+            f"chaoskit: choose one failing scenario with --scenario (failing: {names})."
+        )
+    target = failing[0]
+    if target.source is None:
+        raise UsageError(f"chaoskit: scenario {target.scenario!r} has no source file to replay.")
+    agent = load_agent(args.agent or target.agent)
+    recorded = target.counterexample
+    assert recorded is not None
+    again = replay(load_scenario(target.source), agent, recorded)
+    same = again.verdicts == recorded.verdicts and again.trace == recorded.trace
+    print(f"chaoskit: replayed {target.scenario!r} against {args.agent or target.agent}")
+    for verdict in again.verdicts:
+        if verdict.status != "held":
+            print(f"  {verdict.status}: {verdict.invariant}: {verdict.explanation}")
+    for finding in again.findings:
+        print(f"  finding ({finding.kind}): {finding.message}")
+    print("chaoskit: reproduced exactly." if same else "chaoskit: the run differs from the record.")
+    return 1 if again.failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from chaoskit.report.html import load_results, write_report
+
+    write_report(load_results(args.results), args.output)
+    print(f"chaoskit: report {args.output}")
+    return 0
+
+
+def _scenarios(args: argparse.Namespace) -> int:
+    from chaoskit.scenarios.model import load_scenarios
+
+    scenarios, errors = load_scenarios(args.paths)
+    for scenario in scenarios:
+        faults = ", ".join(rule.label for rule in scenario.faults) or "no faults"
+        print(f"ok   {scenario.name}  ({scenario.source}): {faults}")
+    for error in errors:
+        print(f"bad  {error}")
+    print(f"{len(scenarios)} valid, {len(errors)} invalid")
+    return 1 if errors else 0
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from chaoskit.examples.catalogue import detection_matrix, format_matrix
+
+    print(format_matrix(detection_matrix(examples=args.examples, seed=args.seed)))
+    return 0
+
+
+def _version() -> str:
+    from chaoskit._version import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ground floor: errors, the agent protocol, the virtual clock."""

@@ -1,0 +1,1 @@
+"""The engine: Hypothesis explores fault schedules, runs the agent, tallies and records the run."""

@@ -1,0 +1,87 @@
+"""The fake model inside a run: install the scenario's script, let Hypothesis perturb it, and
+read back what it did (misbehaviours as faults, usage, a script that was not played out)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from chaoskit.fakes.model import ModelCall, _ScriptedModel
+from chaoskit.results import Finding, FiredFault
+from chaoskit.scenarios.model import Scenario, script_context
+from chaoskit.world.data import WorldData
+from chaoskit.world.trace import CommitEvent, Event, RequestEvent
+from chaoskit.world.world import World
+
+__all__ = ["Chooser", "install_model", "misbehaviours_fired", "model_findings"]
+
+#: Picks a misbehaviour (or None) for one model call; the engine draws it from Hypothesis.
+Chooser = Callable[[ModelCall], str | None]
+
+#: Credentials the agent gets for the fake model providers.
+API_KEYS = {"openai": "sk-chaoskit-test", "anthropic": "sk-ant-chaoskit-test"}
+
+
+def install_model(
+    scenario: Scenario, world: World, data: WorldData, choose: Chooser | None
+) -> _ScriptedModel | None:
+    """Install the scenario's script on its provider's fake; misbehaviours come from
+    ``pinned`` first, then from ``choose`` for the calls ``explore`` leaves open."""
+    spec = scenario.model
+    if spec is None:
+        return None
+    fake = world[spec.provider]
+    assert isinstance(fake, _ScriptedModel)
+    if spec.prices is not None:
+        fake.prices = dict(spec.prices)
+    fake.install(spec.script(scenario.name), script_context(data))
+    pinned = {p.call: p.misbehaviour for p in spec.pinned}
+
+    def misbehave(call: ModelCall) -> str | None:
+        if call.number in pinned:
+            return pinned[call.number]
+        return choose(call) if (choose is not None and spec.explore) else None
+
+    fake.misbehave = misbehave
+    return fake
+
+
+def misbehaviours_fired(fake: _ScriptedModel, trace: Sequence[Event]) -> tuple[FiredFault, ...]:
+    """Each applied misbehaviour as a fault of the call that carried it, by name."""
+    requests = {e.call: e for e in trace if isinstance(e, RequestEvent)}
+    commits = {
+        e.ledger_seq: e.call for e in trace if isinstance(e, CommitEvent) and e.backend == fake.name
+    }
+    fired = []
+    for entry in fake.ledger.entries("model.misbehaved"):
+        call = commits.get(entry.seq)
+        request = requests.get(call) if call is not None else None
+        name = str(entry.fields.get("misbehaviour"))
+        fired.append(
+            FiredFault(
+                call=call or 0,
+                at=request.at if request else entry.at,
+                backend=fake.name,
+                route=request.route if request else "model",
+                kind=name,
+                rule=f"misbehaviour {name}",
+                detail=f"model call {entry.fields.get('call')}",
+            )
+        )
+    return tuple(fired)
+
+
+def model_findings(fake: _ScriptedModel, perturbed: bool) -> list[Finding]:
+    """A script left half played in an unperturbed run means the scenario and agent disagree."""
+    unused = fake.unused_turns()
+    if not unused or perturbed:
+        return []
+    return [
+        Finding(
+            kind="model_script",
+            message=(
+                f"The model script ended with {len(unused)} turn(s) never played although no "
+                "fault or misbehaviour touched this run: the agent stopped calling the model "
+                "before the script's end. Fix the scenario's [model] turns or the agent's loop."
+            ),
+        )
+    ]

@@ -1,0 +1,452 @@
+"""The public base every fake backend stands on, built-in or a user's own.
+
+A fake is a small in-memory service: a name, a default host, routes declared with
+:func:`route`, a ``state`` built by :meth:`FakeBackend.new_state`, an append-only
+:class:`Ledger` of committed effects (the ground truth invariants read), and a lock that makes
+it safe under threads and asyncio tasks. The world routes requests to it; faults are applied
+around it, never inside it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
+from urllib.parse import parse_qsl
+
+import httpx
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+__all__ = [
+    "FakeBackend",
+    "FakeRequest",
+    "Ledger",
+    "LedgerEntry",
+    "Route",
+    "route",
+]
+
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
+_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+    def time(self) -> float: ...
+
+
+class _StoppedClock:
+    """The clock of a fake used outside any world: time stands still at the default epoch."""
+
+    def monotonic(self) -> float:
+        return 0.0
+
+    def time(self) -> float:
+        from chaoskit.core.clock import DEFAULT_EPOCH
+
+        return DEFAULT_EPOCH
+
+
+class LedgerEntry(BaseModel):
+    """One committed effect: what happened, to what, on whose behalf, when, by which request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: int
+    backend: str
+    kind: str
+    object_id: str
+    fields: dict[str, JsonValue] = {}
+    idempotency_key: str | None = None
+    principal: str | None = None
+    at: float
+    request_id: str | None = None
+
+
+class Ledger:
+    """Append-only, thread-safe record of a fake's committed effects."""
+
+    def __init__(self, backend: str) -> None:
+        self.backend = backend
+        self._entries: list[LedgerEntry] = []
+        self._lock = threading.Lock()
+
+    def append(self, kind: str, object_id: str, *, at: float, **extra: Any) -> LedgerEntry:
+        with self._lock:
+            entry = LedgerEntry(
+                seq=len(self._entries),
+                backend=self.backend,
+                kind=kind,
+                object_id=object_id,
+                at=at,
+                **extra,
+            )
+            self._entries.append(entry)
+            return entry
+
+    def since(self, seq: int) -> tuple[LedgerEntry, ...]:
+        """The entries appended after the first ``seq`` (cheap: no full copy)."""
+        with self._lock:
+            return tuple(self._entries[seq:])
+
+    def entries(self, kind: str | None = None) -> tuple[LedgerEntry, ...]:
+        """All entries, or those of one kind (``"refund.created"``)."""
+        with self._lock:
+            if kind is None:
+                return tuple(self._entries)
+            return tuple(e for e in self._entries if e.kind == kind)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[LedgerEntry]:
+        return iter(self.entries())
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.backend!r}, {len(self)} entries)"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A route of a fake: method, path template (``/v1/refunds/{id}``) and handler name."""
+
+    method: str
+    template: str
+    handler: str
+
+    @property
+    def regex(self) -> str:
+        """The template as an anchored regex with one named group per ``{param}``."""
+        parts = _PARAM.split(self.template)
+        out = []
+        for i, part in enumerate(parts):
+            out.append(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part))
+        return "^" + "".join(out) + "$"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.template}"
+
+
+_F = TypeVar("_F", bound=Callable[..., httpx.Response])
+
+
+def route(method: str, template: str) -> Callable[[_F], _F]:
+    """Declare a method of a :class:`FakeBackend` subclass as the handler of a route.
+
+    >>> class Echo(FakeBackend):
+    ...     name = "echo"
+    ...     default_host = "echo.chaoskit.test"
+    ...     @route("GET", "/v1/things/{id}")
+    ...     def get_thing(self, req: FakeRequest) -> httpx.Response:
+    ...         return self.respond(200, {"id": req.params["id"]})
+    """
+
+    def mark(fn: _F) -> _F:
+        fn._chaoskit_route = (method.upper(), template)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class FakeRequest:
+    """What a handler receives: the request, its path parameters, id and acting principal."""
+
+    __slots__ = ("_form", "params", "principal", "raw", "request_id")
+
+    def __init__(self, raw: httpx.Request, params: Mapping[str, str], request_id: str) -> None:
+        self.raw = raw
+        self.params = dict(params)
+        self.request_id = request_id
+        self.principal: str | None = None
+        self._form: dict[str, str] | None = None
+
+    @property
+    def method(self) -> str:
+        return self.raw.method
+
+    @property
+    def path(self) -> str:
+        return self.raw.url.path
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.raw.headers
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(self.raw.url.params)
+
+    def form(self) -> dict[str, str]:
+        """The form-encoded body (Stripe style, ``metadata[k]=v`` kept as flat keys)."""
+        if self._form is None:
+            body = self.raw.content.decode("utf-8", errors="replace")
+            self._form = dict(parse_qsl(body, keep_blank_values=True))
+        return self._form
+
+    def json(self) -> Any:
+        """The JSON body; ``None`` when the body is empty."""
+        content = self.raw.content
+        return json.loads(content) if content else None
+
+    def bearer(self) -> str | None:
+        """The token of an ``Authorization: Bearer …`` header, if any."""
+        auth = self.raw.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class FakeBackend:
+    """Base class for fake backends. Subclass it for a backend of your own.
+
+    Set ``name`` and ``default_host``, implement :meth:`new_state`, declare handlers with
+    :func:`route`, and record committed effects with :meth:`record`. Handlers run under
+    ``self.lock``, so they may read and write ``self.state`` freely.
+
+    >>> class Notes(FakeBackend):
+    ...     name = "notes"
+    ...     default_host = "notes.chaoskit.test"
+    ...     def new_state(self) -> dict[str, str]:
+    ...         return {}
+    ...     @route("POST", "/notes")
+    ...     def create(self, req: FakeRequest) -> httpx.Response:
+    ...         note_id = self.new_id("note")
+    ...         self.state[note_id] = req.json()["text"]
+    ...         self.record(req, "note.created", note_id)
+    ...         return self.respond(201, {"id": note_id})
+    """
+
+    name: ClassVar[str]
+    default_host: ClassVar[str]
+    #: How many past states a fake keeps for ``stale_read`` faults (only while asked to).
+    history_depth: ClassVar[int] = 8
+
+    def __init__(self, *, host: str | None = None) -> None:
+        self.host = host or self.default_host
+        self.lock = threading.RLock()
+        self.ledger = Ledger(self.name)
+        self.keep_history = False
+        self._clock: Clock = _StoppedClock()
+        self._seed = 0
+        self._counters: dict[str, int] = {}
+        self._history: deque[Any] = deque(maxlen=self.history_depth)
+        self.state: Any = self.new_state()
+
+    # -- what subclasses provide -------------------------------------------------------------
+
+    def new_state(self) -> Any:
+        """A fresh, empty state. Must be deep-copyable."""
+        return {}
+
+    def authenticate(self, req: FakeRequest) -> httpx.Response | None:
+        """Set ``req.principal`` or return an error response. Default: anyone may call."""
+        return None
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        type: str | None = None,
+        param: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """An error in this backend's own envelope. Default: ``{"error": {...}}``."""
+        body: dict[str, Any] = {"message": message, "type": type or _default_error_type(status)}
+        if code is not None:
+            body["code"] = code
+        if param is not None:
+            body["param"] = param
+        return self.respond(status, {"error": body}, headers=headers)
+
+    def fault_response(self, status: int, *, retry_after: float | None = None) -> httpx.Response:
+        """The response a rate limit or server error injected in front of this backend gives."""
+        headers = {} if retry_after is None else {"Retry-After": _format_seconds(retry_after)}
+        if status == 429:
+            return self.error(429, "Too many requests.", code="rate_limited", headers=headers)
+        return self.error(status, "The server had an error processing your request.")
+
+    # -- what handlers use ----------------------------------------------------------------------
+
+    def now(self) -> float:
+        """Virtual seconds since the world started (ledger time)."""
+        return self._clock.monotonic()
+
+    def timestamp(self) -> int:
+        """Virtual Unix time in whole seconds (``created`` fields)."""
+        return int(self._clock.time())
+
+    def new_id(self, prefix: str) -> str:
+        """A deterministic id like ``ch_3fQ9…``: same seed and order of calls, same ids."""
+        n = self._counters.get(prefix, 0)
+        self._counters[prefix] = n + 1
+        digest = hashlib.blake2b(
+            f"{self._seed}:{self.name}:{prefix}:{n}".encode(), digest_size=16
+        ).digest()
+        value = int.from_bytes(digest, "big")
+        chars = []
+        for _ in range(14):
+            value, rem = divmod(value, 62)
+            chars.append(_ID_ALPHABET[rem])
+        return f"{prefix}_{''.join(chars)}"
+
+    def respond(
+        self, status: int, body: Any, *, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """A JSON response; the world adds ``Request-Id``."""
+        return httpx.Response(
+            status,
+            content=json.dumps(body, separators=(",", ":")).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+
+    def record(
+        self,
+        req: FakeRequest | None,
+        kind: str,
+        object_id: str,
+        *,
+        idempotency_key: str | None = None,
+        **fields: JsonValue,
+    ) -> LedgerEntry:
+        """Append a committed effect to the ledger, stamped with time, principal and request."""
+        return self.ledger.append(
+            kind,
+            object_id,
+            at=self.now(),
+            fields=fields,
+            idempotency_key=idempotency_key,
+            principal=req.principal if req is not None else None,
+            request_id=req.request_id if req is not None else None,
+        )
+
+    # -- what the world uses --------------------------------------------------------------------
+
+    @classmethod
+    def routes(cls) -> tuple[Route, ...]:
+        """Every route declared on this class and its bases, in declaration order."""
+        found: dict[tuple[str, str], Route] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, fn in vars(klass).items():
+                mark = getattr(fn, "_chaoskit_route", None)
+                if mark is not None:
+                    found[mark] = Route(mark[0], mark[1], attr)
+        # Literal segments before parameters, so `/v1/refunds/search` beats `/v1/refunds/{id}`.
+        return tuple(sorted(found.values(), key=lambda r: r.template.count("{")))
+
+    def bind(self, *, clock: Clock, seed: int) -> None:
+        """Attach the world's clock and seed, and start from a fresh state."""
+        self._clock = clock
+        self._seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything: state, ledger, id counters and history."""
+        with self.lock:
+            self.state = self.new_state()
+            self.ledger.clear()
+            self._counters.clear()
+            self._history.clear()
+
+    def handle(self, raw: httpx.Request, route: Route, params: Mapping[str, str]) -> httpx.Response:
+        """Run one request through authentication and its handler, under the lock."""
+        req = FakeRequest(raw, params, request_id=self.new_request_id())
+        with self.lock:
+            response = self.authenticate(req) or self.dispatch(req, route)
+        response.headers["Request-Id"] = req.request_id
+        return response
+
+    def serve(self, raw: httpx.Request) -> httpx.Response:
+        """Answer a request without a world: match the route here and handle it.
+
+        Handy on its own, e.g. ``httpx.Client(transport=httpx.MockTransport(fake.serve))``;
+        inside a world the shared router does the matching and faults apply.
+        """
+        found = self.match(raw.method, raw.url.path)
+        if found is None:
+            return self.not_found(raw)
+        return self.handle(raw, *found)
+
+    @classmethod
+    def match(cls, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The route serving ``method path`` and its path parameters, if any."""
+        for candidate, pattern in cls._compiled_routes():
+            if candidate.method == method:
+                m = pattern.match(path)
+                if m is not None:
+                    return candidate, m.groupdict()
+        return None
+
+    @classmethod
+    def _compiled_routes(cls) -> tuple[tuple[Route, re.Pattern[str]], ...]:
+        cached: tuple[tuple[Route, re.Pattern[str]], ...] | None = cls.__dict__.get(
+            "_chaoskit_compiled"
+        )
+        if cached is None:
+            cached = tuple((r, re.compile(r.regex)) for r in cls.routes())
+            cls._chaoskit_compiled = cached  # type: ignore[attr-defined]
+        return cached
+
+    def dispatch(self, req: FakeRequest, route: Route) -> httpx.Response:
+        """Call the route's handler, keeping a snapshot first if stale reads may need it."""
+        if self.keep_history and req.method in _MUTATING:
+            self._history.append(copy.deepcopy(self.state))
+        handler: Callable[[FakeRequest], httpx.Response] = getattr(self, route.handler)
+        return handler(req)
+
+    def not_found(self, raw: httpx.Request) -> httpx.Response:
+        """The answer for a path on this host that no route serves."""
+        known = ", ".join(str(r) for r in self.routes())
+        response = self.error(
+            404,
+            f"Unrecognized request URL ({raw.method}: {raw.url.path}). "
+            f"{self.name} serves: {known}.",
+            type="invalid_request_error",
+        )
+        response.headers["Request-Id"] = self.new_request_id()
+        return response
+
+    def new_request_id(self) -> str:
+        with self.lock:
+            return self.new_id("req")
+
+    @contextmanager
+    def stale(self, lag: int) -> Iterator[bool]:
+        """Serve reads from the state as it was ``lag`` writes ago; yields whether it could."""
+        with self.lock:
+            if lag < 1 or len(self._history) < 1:
+                yield False
+                return
+            current = self.state
+            self.state = self._history[-min(lag, len(self._history))]
+            try:
+                yield True
+            finally:
+                self.state = current
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} at {self.host}>"
+
+
+def _default_error_type(status: int) -> str:
+    if status == 429:
+        return "rate_limit_error"
+    if status >= 500:
+        return "api_error"
+    return "invalid_request_error"
+
+
+def _format_seconds(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"

@@ -1,0 +1,1 @@
+"""Reports: the HTML page, the results JSON, the terminal summary."""

@@ -1,0 +1,188 @@
+"""The results model: versioned, JSON-serialisable, the one input of reports and replays.
+
+Same seed, same results: nothing here depends on wall-clock time, except ``RunResult.timing``,
+which is excluded from the canonical JSON (see :meth:`RunResult.canonical_json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chaoskit.core.agent import Budget, Reply
+from chaoskit.fakes import LedgerEntry
+from chaoskit.world.trace import Event
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Coverage",
+    "Decision",
+    "Evidence",
+    "Example",
+    "Finding",
+    "FiredFault",
+    "InvariantSummary",
+    "RunResult",
+    "ScenarioResult",
+    "Verdict",
+    "model_mode",
+]
+
+SCHEMA_VERSION = 1
+
+VerdictStatus = Literal["held", "violated", "unknown"]
+SummaryStatus = Literal["held", "violated", "unknown", "not_exercised"]
+ScenarioStatus = Literal["held", "violated", "not_exercised", "error"]
+FindingKind = Literal[
+    "agent_raised", "agent_hung", "unknown_host", "threads_left", "bad_reply", "model_script"
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Evidence(_Frozen):
+    """One piece of evidence: a ledger entry, a trace position or a part of the reply."""
+
+    kind: Literal["ledger", "trace", "reply"]
+    ref: str
+    detail: str
+
+
+class Verdict(_Frozen):
+    """What one invariant says about one run, in plain words, with its evidence."""
+
+    invariant: str
+    status: VerdictStatus
+    explanation: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+class Finding(_Frozen):
+    """Something wrong with the agent itself: it raised, hung, called an unknown host…"""
+
+    kind: FindingKind
+    message: str
+
+
+class Decision(_Frozen):
+    """One explore decision: on call ``call``, rule ``rule`` fired (None: no fault).
+
+    ``kind="model"`` decisions are the fake model's misbehaviours, numbered by model call.
+    """
+
+    call: int
+    rule: str | None
+    kind: Literal["fault", "model"] = "fault"
+
+
+class FiredFault(_Frozen):
+    """A fault that fired: where, when, what."""
+
+    call: int
+    at: float
+    backend: str
+    route: str
+    kind: str
+    rule: str
+    detail: str | None = None
+
+
+class Example(_Frozen):
+    """One complete run, enough to tell its story and to replay it exactly."""
+
+    world_seed: int
+    decisions: tuple[Decision, ...]
+    faults: tuple[FiredFault, ...]
+    message: str
+    reply: Reply | None
+    verdicts: tuple[Verdict, ...]
+    findings: tuple[Finding, ...]
+    trace: tuple[Event, ...]
+    trace_dropped: int = 0
+    ledgers: dict[str, tuple[LedgerEntry, ...]]
+    virtual_seconds: float
+    usage: dict[str, float] = {}
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.findings) or any(v.status == "violated" for v in self.verdicts)
+
+
+class InvariantSummary(_Frozen):
+    """One invariant over all examples of a scenario."""
+
+    invariant: str
+    status: SummaryStatus
+    held: int = 0
+    violated: int = 0
+    unknown: int = 0
+    reason: str | None = None
+
+
+class Coverage(_Frozen):
+    """Which faults fired where, and which sometimes-properties were hit, over all examples."""
+
+    faults: dict[str, dict[str, int]] = {}
+    sometimes: dict[str, int] = {}
+    examples_with_faults: int = 0
+
+
+class ScenarioResult(_Frozen):
+    """A scenario explored against an agent."""
+
+    scenario: str
+    description: str = ""
+    source: str | None = None
+    agent: str
+    #: The fake model's provider when the scenario scripts one.
+    model: str | None = None
+    status: ScenarioStatus
+    examples: int = 0
+    budget: Budget | None = None
+    invariants: tuple[InvariantSummary, ...] = ()
+    coverage: Coverage = Coverage()
+    counterexample: Example | None = None
+    samples: tuple[Example, ...] = ()
+    reproduction: str | None = None
+    #: Hypothesis's ``@reproduce_failure(...)`` for the minimal failure (same Hypothesis only).
+    hypothesis_blob: str | None = None
+    error: str | None = None
+    not_exercised: tuple[str, ...] = ()
+
+
+class Timing(_Frozen):
+    """Wall-clock facts: useful in a report, excluded from the canonical JSON."""
+
+    started: str
+    duration_seconds: float
+
+
+class RunResult(_Frozen):
+    """A whole run: every scenario, plus what is needed to reproduce it."""
+
+    schema_version: int = SCHEMA_VERSION
+    chaoskit_version: str
+    python_version: str
+    agent: str
+    seed: int | None
+    examples_per_scenario: int
+    model_mode: Literal["scripted", "live", "none"] = "none"
+    scenarios: tuple[ScenarioResult, ...] = ()
+    timing: Timing | None = Field(default=None)
+
+    @property
+    def passed(self) -> bool:
+        return all(s.status == "held" for s in self.scenarios)
+
+    def canonical_json(self) -> str:
+        """The JSON without wall-clock facts: identical for identical seeds."""
+        return self.model_dump_json(exclude={"timing"}, indent=1)
+
+
+def model_mode(scenarios: Sequence[ScenarioResult]) -> Literal["scripted", "live", "none"]:
+    """``scripted`` when any scenario played the fake model, else ``none``."""
+    return "scripted" if any(s.model for s in scenarios) else "none"

@@ -1,0 +1,1 @@
+"""Scenarios: the model, loading and validation, template fields; the built-in library."""

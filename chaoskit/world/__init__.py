@@ -1,0 +1,2 @@
+"""The world an agent runs in: interception, faults, the injector,
+virtual time, entropy, the trace."""
