@@ -28,7 +28,7 @@ import requests
 
 from chaoskit import World
 from chaoskit.core.agent import Task
-from chaoskit.engine.explore import EngineSettings, explore
+from chaoskit.engine import EngineSettings, explore
 from chaoskit.fakes import Payments
 from chaoskit.scenarios.model import Scenario, scenario
 
@@ -332,7 +332,7 @@ def scaling(sizes: list[int], examples: int) -> list[Row]:
 
 
 def report(scenarios: int, examples: int) -> list[Row]:
-    from chaoskit.engine.explore import run_scenarios
+    from chaoskit.engine import run_scenarios
     from chaoskit.report.html import render_html
 
     scns = [_refund_scenario().model_copy(update={"name": f"bench-{i}"}) for i in range(scenarios)]

@@ -13,7 +13,7 @@ from chaoskit.core.errors import (
     UsageError,
     WorldError,
 )
-from chaoskit.engine.explore import EngineSettings, explore, replay, run_scenarios
+from chaoskit.engine import EngineSettings, explore, replay, run_scenarios
 from chaoskit.invariants import Invariant, RunView, invariant
 from chaoskit.report.html import load_results, render_html, write_report
 from chaoskit.results import Example, RunResult, ScenarioResult, Verdict

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chaoskit.core.agent import Budget, Reply
+from chaoskit.core.models import FrozenModel
 from chaoskit.fakes import LedgerEntry
 from chaoskit.world.trace import Event
 
@@ -40,11 +41,7 @@ FindingKind = Literal[
 ]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Evidence(_Frozen):
+class Evidence(FrozenModel):
     """One piece of evidence: a ledger entry, a trace position or a part of the reply."""
 
     kind: Literal["ledger", "trace", "reply"]
@@ -52,7 +49,7 @@ class Evidence(_Frozen):
     detail: str
 
 
-class Verdict(_Frozen):
+class Verdict(FrozenModel):
     """What one invariant says about one run, in plain words, with its evidence."""
 
     invariant: str
@@ -61,14 +58,14 @@ class Verdict(_Frozen):
     evidence: tuple[Evidence, ...] = ()
 
 
-class Finding(_Frozen):
+class Finding(FrozenModel):
     """Something wrong with the agent itself: it raised, hung, called an unknown host…"""
 
     kind: FindingKind
     message: str
 
 
-class Decision(_Frozen):
+class Decision(FrozenModel):
     """One explore decision: on call ``call``, rule ``rule`` fired (None: no fault).
 
     ``kind="model"`` decisions are the fake model's misbehaviours, numbered by model call.
@@ -79,7 +76,7 @@ class Decision(_Frozen):
     kind: Literal["fault", "model"] = "fault"
 
 
-class FiredFault(_Frozen):
+class FiredFault(FrozenModel):
     """A fault that fired: where, when, what."""
 
     call: int
@@ -91,7 +88,7 @@ class FiredFault(_Frozen):
     detail: str | None = None
 
 
-class Example(_Frozen):
+class Example(FrozenModel):
     """One complete run, enough to tell its story and to replay it exactly."""
 
     world_seed: int
@@ -105,14 +102,14 @@ class Example(_Frozen):
     trace_dropped: int = 0
     ledgers: dict[str, tuple[LedgerEntry, ...]]
     virtual_seconds: float
-    usage: dict[str, float] = {}
+    usage: dict[str, float] = Field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return bool(self.findings) or any(v.status == "violated" for v in self.verdicts)
 
 
-class InvariantSummary(_Frozen):
+class InvariantSummary(FrozenModel):
     """One invariant over all examples of a scenario."""
 
     invariant: str
@@ -123,15 +120,15 @@ class InvariantSummary(_Frozen):
     reason: str | None = None
 
 
-class Coverage(_Frozen):
+class Coverage(FrozenModel):
     """Which faults fired where, and which sometimes-properties were hit, over all examples."""
 
-    faults: dict[str, dict[str, int]] = {}
-    sometimes: dict[str, int] = {}
+    faults: dict[str, dict[str, int]] = Field(default_factory=dict)
+    sometimes: dict[str, int] = Field(default_factory=dict)
     examples_with_faults: int = 0
 
 
-class ScenarioResult(_Frozen):
+class ScenarioResult(FrozenModel):
     """A scenario explored against an agent."""
 
     scenario: str
@@ -154,14 +151,14 @@ class ScenarioResult(_Frozen):
     not_exercised: tuple[str, ...] = ()
 
 
-class Timing(_Frozen):
+class Timing(FrozenModel):
     """Wall-clock facts: useful in a report, excluded from the canonical JSON."""
 
     started: str
     duration_seconds: float
 
 
-class RunResult(_Frozen):
+class RunResult(FrozenModel):
     """A whole run: every scenario, plus what is needed to reproduce it."""
 
     schema_version: int = SCHEMA_VERSION

@@ -14,7 +14,7 @@ import pytest
 from hypothesis.database import InMemoryExampleDatabase
 
 from chaoskit.core.agent import Task
-from chaoskit.engine.explore import EngineSettings, Progress, explore, replay, run_scenarios
+from chaoskit.engine import EngineSettings, Progress, explore, replay, run_scenarios
 from chaoskit.results import RunResult
 from chaoskit.scenarios.model import InvariantSpec, Scenario, load_scenario, scenario
 

@@ -14,7 +14,7 @@ if not os.environ.get("CI"):
 
 from langgraph.types import RetryPolicy
 
-from chaoskit.engine.explore import EngineSettings, explore
+from chaoskit.engine import EngineSettings, explore
 from chaoskit.examples.agents import langgraph_agent
 from chaoskit.results import ScenarioResult
 from chaoskit.scenarios.model import Scenario, resolve_scenario

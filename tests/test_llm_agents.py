@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chaoskit.core.agent import Agent
-from chaoskit.engine.explore import EngineSettings, explore
+from chaoskit.engine import EngineSettings, explore
 from chaoskit.examples.agents import llm
 from chaoskit.examples.catalogue import load_builtin
 from chaoskit.fakes import ScriptTurn

@@ -14,7 +14,7 @@ import pytest
 if not os.environ.get("CI"):
     pytest.importorskip("mcp", reason="the 'mcp' extra is not installed")
 
-from chaoskit.engine.explore import EngineSettings, explore
+from chaoskit.engine import EngineSettings, explore
 from chaoskit.examples.agents import mcp_agent
 from chaoskit.results import ScenarioResult
 from chaoskit.scenarios.model import Scenario, resolve_scenario

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from chaoskit import InvalidScenario, Task
-from chaoskit.engine.explore import EngineSettings, explore, replay
+from chaoskit.engine import EngineSettings, explore, replay
 from chaoskit.scenarios.model import Scenario, scenario
 
 TOOLS = [

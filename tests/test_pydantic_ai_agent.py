@@ -18,7 +18,7 @@ if not os.environ.get("CI"):
 
 from chaoskit import FaultRule, RateLimit, Reply, Target, TimeoutAfterCommit, World
 from chaoskit.core.agent import Agent, Principal, Task
-from chaoskit.engine.explore import EngineSettings, explore
+from chaoskit.engine import EngineSettings, explore
 from chaoskit.engine.runner import run_agent
 from chaoskit.examples.agents import pydantic_ai_agent
 from chaoskit.fakes import CRM, ModelScript, OpenAIModel, Payments

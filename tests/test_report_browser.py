@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from chaoskit.engine.explore import EngineSettings, run_scenarios
+from chaoskit.engine import EngineSettings, run_scenarios
 from chaoskit.report.html import render_html
 from chaoskit.results import RunResult
 from chaoskit.scenarios.model import load_scenario

@@ -83,7 +83,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from chaoskit.report.text import load_agent
+    from chaoskit.core.loading import load_agent
     from chaoskit.scenarios.model import load_scenarios
 
     agent = load_agent(args.agent)
@@ -117,44 +117,28 @@ def _demo(args: argparse.Namespace) -> int:
 def _explore_all(jobs: Sequence[tuple[Any, Any, str]], args: argparse.Namespace) -> Any:
     import random
 
-    from chaoskit.engine.explore import EngineSettings, explore
-    from chaoskit.report.html import write_report
+    from chaoskit.engine import EngineSettings, RunRecorder, explore
     from chaoskit.report.text import describe_failure, summary_lines
-    from chaoskit.results import RunResult, Timing, model_mode
 
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     config = EngineSettings(examples=args.examples, seed=seed)
     print(f"chaoskit: seed {seed} (reproduce with --seed {seed})")
-    started = time.time()
-    results = []
+    recorder = RunRecorder(seed=seed, examples=args.examples)
     try:
         for scenario, agent, name in jobs:
             result = explore(scenario, agent, agent_name=name, config=config, progress=_progress())
-            results.append(result)
+            recorder.add(result)
             print(summary_lines([result])[0])
     finally:  # Ctrl-C still writes a partial report of what finished
-        run = RunResult(
-            chaoskit_version=_version(),
-            python_version=sys.version.split()[0],
-            agent=", ".join(sorted({name for _, _, name in jobs})),
-            seed=seed,
-            examples_per_scenario=args.examples,
-            model_mode=model_mode(results),
-            scenarios=tuple(results),
-            timing=Timing(
-                started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-                duration_seconds=round(time.time() - started, 3),
-            ),
-        )
-        json_path = Path(args.json) if args.json else Path(args.report).with_suffix(".json")
-        if results:
-            write_report(run, args.report, json_path)
-            print(f"chaoskit: report {args.report}, results {json_path}")
-    for result in results:
+        if recorder.results:
+            json_path = args.json or Path(args.report).with_suffix(".json")
+            problem = recorder.write(args.report, json_path)
+            print(problem or f"chaoskit: report {args.report}, results {json_path}")
+    for result in recorder.results:
         if result.status != "held":
             print()
             print(describe_failure(result))
-    return run
+    return recorder.result()
 
 
 def _progress() -> Any:
@@ -174,9 +158,9 @@ def _progress() -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from chaoskit.engine.explore import replay
+    from chaoskit.core.loading import load_agent
+    from chaoskit.engine import replay
     from chaoskit.report.html import load_results
-    from chaoskit.report.text import load_agent
     from chaoskit.scenarios.model import load_scenario
 
     run = load_results(args.results)

@@ -17,18 +17,16 @@ from functools import cached_property
 from typing import Literal, TypeAlias
 
 from httpx import AsyncClient, Client
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from chaoskit.core.models import FrozenModel
 
 __all__ = ["Agent", "Budget", "Claim", "Clients", "Principal", "Reply", "Task"]
 
 ClaimStatus = Literal["done", "failed", "pending_approval", "escalated"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Principal(_Frozen):
+class Principal(FrozenModel):
     """The user on whose behalf the agent acts: id, bearer token and the accounts in scope."""
 
     user_id: str
@@ -36,7 +34,7 @@ class Principal(_Frozen):
     scope: tuple[str, ...] = ()
 
 
-class Budget(_Frozen):
+class Budget(FrozenModel):
     """What a run may spend. ``None`` means unlimited; ``seconds`` is virtual wall time."""
 
     tool_calls: int | None = Field(default=None, ge=0)
@@ -46,7 +44,7 @@ class Budget(_Frozen):
     seconds: float = Field(default=600.0, gt=0)
 
 
-class Claim(_Frozen):
+class Claim(FrozenModel):
     """What the agent says happened to one intent (``"refund:ch_123"``, ``"ticket"``…)."""
 
     intent: str
@@ -54,7 +52,7 @@ class Claim(_Frozen):
     ref: str | None = None
 
 
-class Reply(_Frozen):
+class Reply(FrozenModel):
     """A structured final reply: the text for the user plus explicit claims."""
 
     text: str

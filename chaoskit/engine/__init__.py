@@ -1,1 +1,27 @@
-"""The engine: Hypothesis explores fault schedules, runs the agent, tallies and records the run."""
+"""The engine: Hypothesis explores fault schedules, runs the agent, tallies and records the run.
+
+- :mod:`~chaoskit.engine.settings`: how hard to look, progress;
+- :mod:`~chaoskit.engine.runner`: the agent run with a virtual deadline and a wall-clock guard;
+- :mod:`~chaoskit.engine.model`: the fake model's script and misbehaviours inside a run;
+- :mod:`~chaoskit.engine.example`: one example, built, run and judged;
+- :mod:`~chaoskit.engine.hypothesis`: the only module that configures Hypothesis;
+- :mod:`~chaoskit.engine.tally`: examples counted and summed up into a scenario's result;
+- :mod:`~chaoskit.engine.recorder`: one run recorded and reported (API, CLI and plugin alike);
+- :mod:`~chaoskit.engine.run`: :func:`explore`, :func:`run_scenarios`, :func:`replay`.
+"""
+
+from __future__ import annotations
+
+from chaoskit.engine.recorder import RunRecorder
+from chaoskit.engine.run import explore, replay, run_scenarios
+from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
+
+__all__ = [
+    "EngineSettings",
+    "Progress",
+    "ProgressCallback",
+    "RunRecorder",
+    "explore",
+    "replay",
+    "run_scenarios",
+]

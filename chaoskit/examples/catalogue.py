@@ -20,10 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from chaoskit.core.agent import Agent
-from chaoskit.engine.explore import EngineSettings, explore
+from chaoskit.core.models import FrozenModel
+from chaoskit.engine import EngineSettings, explore
 from chaoskit.results import Example, ScenarioResult, ScenarioStatus
 from chaoskit.scenarios.model import Scenario, load_scenario
 from chaoskit.world.trace import RequestEvent
@@ -45,11 +44,7 @@ VARIANTS: tuple[Variant, ...] = ("naive", "hardened")
 _AGENTS = "chaoskit.examples.agents"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Pair(_Frozen):
+class Pair(FrozenModel):
     """A naive/hardened pair of reference agents and the scenarios meant to tell them apart.
 
     ``scenarios`` maps a built-in scenario file (its stem, ``refund_5xx_storm``) to the
@@ -186,7 +181,7 @@ def demo_pairs() -> list[tuple[Scenario, Agent, str]]:
 # -- the matrix -------------------------------------------------------------------------------
 
 
-class Row(_Frozen):
+class Row(FrozenModel):
     """One agent on one scenario: the verdict, what it violated, the minimal fault schedule."""
 
     agent: str
@@ -210,7 +205,7 @@ class Row(_Frozen):
     error: str | None = None
 
 
-class Matrix(_Frozen):
+class Matrix(FrozenModel):
     """Every reference agent on every scenario meant for it."""
 
     examples: int

@@ -22,7 +22,9 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import Field, JsonValue
+
+from chaoskit.core.models import FrozenModel
 
 __all__ = [
     "FakeBackend",
@@ -55,16 +57,14 @@ class _StoppedClock:
         return DEFAULT_EPOCH
 
 
-class LedgerEntry(BaseModel):
+class LedgerEntry(FrozenModel):
     """One committed effect: what happened, to what, on whose behalf, when, by which request."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     seq: int
     backend: str
     kind: str
     object_id: str
-    fields: dict[str, JsonValue] = {}
+    fields: dict[str, JsonValue] = Field(default_factory=dict)
     idempotency_key: str | None = None
     principal: str | None = None
     at: float

@@ -9,7 +9,6 @@ search quietly leaves out-of-scope results out, as real CRMs do.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
@@ -17,6 +16,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 
 from chaoskit.core.errors import WorldError
+from chaoskit.core.names import did_you_mean
 from chaoskit.fakes.base import FakeRequest, route
 from chaoskit.fakes.jsonapi import (
     ApiError,
@@ -247,8 +247,7 @@ class CRM(JsonBackend):
     def _seeded_account(self, account: str) -> None:
         if account in self.state.accounts:
             return
-        close = difflib.get_close_matches(account, list(self.state.accounts), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(account, self.state.accounts)
         raise WorldError(
             f"chaoskit: crm has no account {account!r}; create it with add_account() first.{hint}"
         )

@@ -18,16 +18,17 @@ registers itself when :mod:`chaoskit.invariants` is imported.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from chaoskit.core.agent import Budget, Reply
 from chaoskit.core.errors import InvalidScenario
+from chaoskit.core.models import FrozenModel
+from chaoskit.core.names import did_you_mean
 from chaoskit.fakes import LedgerEntry
 from chaoskit.results import Evidence, Finding, FiredFault, Verdict
 from chaoskit.world.faults import Target
@@ -151,10 +152,8 @@ def request_matches(target: Target, request: RequestEvent) -> bool:
     )
 
 
-class InvariantParams(BaseModel):
+class InvariantParams(FrozenModel):
     """Base of invariant parameter models: frozen, and unknown keys are an error."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class _NoParams(InvariantParams):
@@ -215,8 +214,7 @@ def build_invariant(name: str, params: Mapping[str, Any], *, where: str) -> Inva
     """An invariant from a scenario's ``[[invariants]]`` entry, or a teaching error."""
     cls = REGISTRY.get(name)
     if cls is None:
-        close = difflib.get_close_matches(name, list(REGISTRY), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, REGISTRY)
         raise InvalidScenario(
             f"{where}: unknown invariant {name!r}.{hint} "
             f"Known invariants: {', '.join(sorted(REGISTRY))}."

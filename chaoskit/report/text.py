@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
 from collections.abc import Iterable
 
-from chaoskit.core.agent import Agent
-from chaoskit.core.errors import UsageError
 from chaoskit.results import Example, ScenarioResult
 
-__all__ = ["describe_failure", "load_agent", "summary_lines"]
+__all__ = ["describe_failure", "summary_lines"]
 
 _STATUS = {
     "held": "held",
@@ -82,31 +78,3 @@ def _detail_lines(result: ScenarioResult) -> list[str]:
     broken += [f"finding:{f.kind}" for f in failure.findings]
     schedule = ", ".join(f"{f.kind}@{f.backend} {f.route}#{f.call}" for f in failure.faults)
     return [f"               {', '.join(broken)}; schedule: {schedule or 'no fault needed'}"]
-
-
-def load_agent(spec: str) -> Agent:
-    """Import ``module:callable``, with errors that say what to fix."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise UsageError(
-            f"chaoskit: agent {spec!r} is not of the form 'module:callable', "
-            "e.g. 'myproject.agent:handle'."
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise UsageError(
-            f"chaoskit: cannot import the agent's module {module_name!r}: {error}. "
-            "Is it installed, or on sys.path (run from the project root)?"
-        ) from None
-    target: object = module
-    for part in attr.split("."):
-        if not hasattr(target, part):
-            names = [n for n in dir(target) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise UsageError(f"chaoskit: {module_name!r} has no attribute {attr!r}.{hint}")
-        target = getattr(target, part)
-    if not callable(target):
-        raise UsageError(f"chaoskit: agent {spec!r} is a {type(target).__name__}, not a callable.")
-    return target

@@ -22,17 +22,18 @@ file, the field, what is wrong and how to fix it.
 
 from __future__ import annotations
 
-import difflib
 import string
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
 from chaoskit.core.agent import Budget
 from chaoskit.core.errors import InvalidFault, InvalidScenario
+from chaoskit.core.models import FrozenModel
+from chaoskit.core.names import did_you_mean
 from chaoskit.fakes.model import MISBEHAVIOURS, ModelScript, ScriptTurn
 from chaoskit.invariants import REGISTRY, Invariant, build_invariant
 from chaoskit.world.data import WorldData, WorldRecipe
@@ -57,11 +58,7 @@ _FAULT: TypeAdapter[Fault] = TypeAdapter(Fault)
 _SCHEDULE_KEYS = {"calls", "always", "window", "explore", "name", "target", "kind"}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Expectation(_Frozen):
+class Expectation(FrozenModel):
     """An expected end state: exactly ``count`` ledger entries of ``effect`` matching ``where``.
 
     ``where`` values are task templates: ``{charge = "{order.charge_id}"}``.
@@ -69,10 +66,10 @@ class Expectation(_Frozen):
 
     effect: str
     count: int = Field(ge=0)
-    where: dict[str, str] = {}
+    where: dict[str, str] = Field(default_factory=dict)
 
 
-class Sometimes(_Frozen):
+class Sometimes(FrozenModel):
     """A property that must hold in at least one example: the fault really reached its call."""
 
     name: str
@@ -80,19 +77,19 @@ class Sometimes(_Frozen):
     target: str | None = None
 
 
-class InvariantSpec(_Frozen):
+class InvariantSpec(FrozenModel):
     name: str
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default_factory=dict)
 
 
-class PinnedMisbehaviour(_Frozen):
+class PinnedMisbehaviour(FrozenModel):
     """A misbehaviour the fake model always shows on one model call (1 = the first)."""
 
     call: int = Field(ge=1)
     misbehaviour: str
 
 
-class ModelSpec(_Frozen):
+class ModelSpec(FrozenModel):
     """The fake LLM of a scenario: what a competent model would do, and how it may misbehave.
 
     ``turns`` is the script (tool calls or a final reply per model call; placeholders are the
@@ -111,12 +108,12 @@ class ModelSpec(_Frozen):
         return ModelScript(name=name, turns=self.turns)
 
 
-class ApprovalsSpec(_Frozen):
+class ApprovalsSpec(FrozenModel):
     reviewer: Literal["approve", "deny", "never"] = "approve"
     decision_after: float = Field(default=0.0, ge=0)
 
 
-class Scenario(_Frozen):
+class Scenario(FrozenModel):
     """A validated scenario. Build one with :func:`scenario` or :func:`load_scenario`."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -280,8 +277,7 @@ def resolve_scenario(ref: str | Path) -> Scenario:
         if file.stem.replace("_", "-") == wanted:
             return load_scenario(file)
     names = [f.stem.replace("_", "-") for f in files]
-    close = difflib.get_close_matches(wanted, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(wanted, names)
     raise InvalidScenario(
         f"chaoskit: no scenario file {str(ref)!r} and no built-in scenario of that name.{hint} "
         f"Built-in: {', '.join(names)}."
@@ -340,8 +336,7 @@ def _check_keys(data: Mapping[str, Any], known: Iterable[str], where: str, secti
     names = list(known)
     for key in data:
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, names)
             raise InvalidScenario(
                 f"{where}: unknown field {section}{key!r}.{hint} Allowed: {', '.join(names)}."
             )
@@ -354,8 +349,7 @@ def _fault_rule(spec: Any, *, where: str) -> FaultRule:
         raise InvalidScenario(f"{where}: a fault must be a table, got {type(spec).__name__}.")
     kind = spec.get("kind")
     if kind not in FAULT_KINDS:
-        close = difflib.get_close_matches(str(kind), FAULT_KINDS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(kind), FAULT_KINDS)
         raise InvalidScenario(
             f"{where}: unknown fault kind {kind!r}.{hint} Known kinds: {', '.join(FAULT_KINDS)}."
         )
@@ -437,8 +431,7 @@ def _check_model(spec: ModelSpec, where: str) -> None:
 
 
 def _hint(name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" Did you mean {{{close[0]}}}?" if close else ""
+    return did_you_mean(name, known, show="{{{}}}".format)
 
 
 def _check_target(rule: FaultRule, backends: Sequence[str], where: str) -> None:
@@ -450,8 +443,7 @@ def _check_target(rule: FaultRule, backends: Sequence[str], where: str) -> None:
     routes = BUILTIN_BACKENDS[target.backend].routes()
     if not any(target.matches(target.backend, r.method, r.template) for r in routes):
         wanted = f"{target.method} {target.path}"
-        close = difflib.get_close_matches(wanted, [str(r) for r in routes], n=1, cutoff=0.5)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(wanted, [str(r) for r in routes], cutoff=0.5)
         raise InvalidScenario(
             f"{where}: {target.backend!r} has no route matching {wanted!r}.{hint} "
             f"Its routes: {'; '.join(str(r) for r in routes)}."
@@ -466,8 +458,7 @@ def _check_template(template: str, where: str) -> None:
     known = [f"{obj}.{attr}" for obj, attrs in TEMPLATE_FIELDS.items() for attr in attrs]
     for _, field, _, _ in parsed:
         if field is not None and field not in known:
-            close = difflib.get_close_matches(field, known, n=1)
-            hint = f" Did you mean {{{close[0]}}}?" if close else ""
+            hint = did_you_mean(field, known, show="{{{}}}".format)
             raise InvalidScenario(
                 f"{where}: template field {{{field}}} is not in the world.{hint} "
                 f"Available: {', '.join('{' + k + '}' for k in known)}."
@@ -476,8 +467,7 @@ def _check_template(template: str, where: str) -> None:
 
 def _unknown(name: str, known: Iterable[str], what: str) -> str:
     names = list(known)
-    close = difflib.get_close_matches(name, names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(name, names)
     return f"unknown {what} {name!r}.{hint} Known: {', '.join(names)}."
 
 

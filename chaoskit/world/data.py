@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from chaoskit.core.errors import WorldError
+from chaoskit.core.models import FrozenModel
 
 if TYPE_CHECKING:
     from faker import Faker
@@ -46,11 +47,7 @@ _NOTES = (
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class WorldRecipe(_Frozen):
+class WorldRecipe(FrozenModel):
     """What a world holds. Small on purpose: a handful of records per example.
 
     >>> WorldRecipe(customers=2, outsider_accounts=1).amount_range
@@ -92,14 +89,14 @@ class WorldRecipe(_Frozen):
         return value.lower()
 
 
-class WorldUser(_Frozen):
+class WorldUser(FrozenModel):
     """A principal and its bearer token."""
 
     user_id: str
     token: str
 
 
-class WorldCustomer(_Frozen):
+class WorldCustomer(FrozenModel):
     """One company: its payments customer and CRM account (``None`` where that fake is absent)."""
 
     name: str
@@ -112,7 +109,7 @@ class WorldCustomer(_Frozen):
     in_scope: bool
 
 
-class WorldContact(_Frozen):
+class WorldContact(FrozenModel):
     """A person at a customer, with a role (``billing``, ``owner``, ``ap_clerk``, ``support``)."""
 
     contact_id: str | None
@@ -123,7 +120,7 @@ class WorldContact(_Frozen):
     role: str
 
 
-class WorldOrder(_Frozen):
+class WorldOrder(FrozenModel):
     """An order in the CRM and the payments charge that paid for it."""
 
     order_id: str | None
@@ -137,7 +134,7 @@ class WorldOrder(_Frozen):
     tracking_number: str | None
 
 
-class WorldNote(_Frozen):
+class WorldNote(FrozenModel):
     """A note on a CRM account; ``poisoned`` marks the one carrying the recipe's payload."""
 
     note_id: str | None
@@ -148,7 +145,7 @@ class WorldNote(_Frozen):
     poisoned: bool = False
 
 
-class WorldData(_Frozen):
+class WorldData(FrozenModel):
     """What :func:`build_world` made, with the ids each fake gave it. Same seed, same data."""
 
     seed: int

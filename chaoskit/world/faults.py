@@ -11,9 +11,10 @@ import fnmatch
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from chaoskit.core.errors import InvalidFault
+from chaoskit.core.models import FrozenModel
 
 __all__ = [
     "ConnectionReset",
@@ -37,37 +38,33 @@ _TARGET = re.compile(
 )
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class TimeoutBeforeCommit(_Frozen):
+class TimeoutBeforeCommit(FrozenModel):
     """The client's own read timeout; the backend never processed the request."""
 
     kind: Literal["timeout_before_commit"] = "timeout_before_commit"
 
 
-class TimeoutAfterCommit(_Frozen):
+class TimeoutAfterCommit(FrozenModel):
     """The client's own read timeout, but the side effect **committed** before that."""
 
     kind: Literal["timeout_after_commit"] = "timeout_after_commit"
 
 
-class ConnectionReset(_Frozen):
+class ConnectionReset(FrozenModel):
     """The client's own connection error, before or after the backend committed."""
 
     kind: Literal["connection_reset"] = "connection_reset"
     phase: Phase = "before_commit"
 
 
-class RateLimit(_Frozen):
+class RateLimit(FrozenModel):
     """A 429 in the backend's error shape with ``Retry-After``; nothing happened, nothing stored."""
 
     kind: Literal["rate_limit"] = "rate_limit"
     retry_after: float = Field(default=1.0, ge=0)
 
 
-class ServerError(_Frozen):
+class ServerError(FrozenModel):
     """A 5xx; once fired it storms for ``burst`` consecutive matching calls or ``seconds``.
 
     (Not named ``calls``: that is the schedule's field in a scenario's fault table.)
@@ -81,14 +78,14 @@ class ServerError(_Frozen):
     seconds: float | None = Field(default=None, gt=0)
 
 
-class Latency(_Frozen):
+class Latency(FrozenModel):
     """The response comes ``seconds`` virtual seconds late (a timeout if the client quits first)."""
 
     kind: Literal["latency"] = "latency"
     seconds: float = Field(gt=0)
 
 
-class MalformedResponse(_Frozen):
+class MalformedResponse(FrozenModel):
     """The backend committed, but the body is broken JSON or cut short."""
 
     kind: Literal["malformed_response"] = "malformed_response"
@@ -102,7 +99,7 @@ DEFAULT_POISON = (
 )
 
 
-class PoisonedDocument(_Frozen):
+class PoisonedDocument(FrozenModel):
     """A text field of the response carries an injection payload with a recognisable canary.
 
     The canary (``canary``) is placed in the action the payload asks for, so any ledger entry
@@ -121,7 +118,7 @@ class PoisonedDocument(_Frozen):
         return self.payload.format(action=action, canary=self.canary)
 
 
-class StaleRead(_Frozen):
+class StaleRead(FrozenModel):
     """A read served from the state as it was ``lag`` writes ago (a lagging replica)."""
 
     kind: Literal["stale_read"] = "stale_read"
@@ -154,7 +151,7 @@ FAULT_KINDS: tuple[str, ...] = (
 )
 
 
-class Target(_Frozen):
+class Target(FrozenModel):
     """Where a fault applies: a backend, a method (or ``*``) and a path pattern.
 
     Path patterns are globs (``/v1/refunds*``) or templates (``/v1/refunds/{id}``, one
@@ -207,7 +204,7 @@ def _path_regex(pattern: str) -> re.Pattern[str]:
 _PATH_CACHE: dict[str, re.Pattern[str]] = {}
 
 
-class FaultRule(_Frozen):
+class FaultRule(FrozenModel):
     """One fault at one target on one schedule.
 
     Schedules: ``calls`` pins 1-based call numbers *of this target*; ``always`` fires on every

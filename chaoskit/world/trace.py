@@ -10,7 +10,9 @@ import threading
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
+
+from chaoskit.core.models import FrozenModel
 
 __all__ = [
     "CommitEvent",
@@ -25,9 +27,7 @@ __all__ = [
 ]
 
 
-class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class _Event(FrozenModel):
     seq: int
     at: float
 
@@ -44,7 +44,7 @@ class RequestEvent(_Event):
     route: str
     idempotency_key: str | None = None
     #: Query and body parameters, flattened to strings (long values cut to 200 characters).
-    params: dict[str, str] = {}
+    params: dict[str, str] = Field(default_factory=dict)
 
 
 class FaultEvent(_Event):

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ import respx
 
 from chaoskit.core.clock import VirtualClock
 from chaoskit.core.errors import InvalidFault, WorldError
+from chaoskit.core.names import did_you_mean
 from chaoskit.fakes import (
     CRM,
     AnthropicModel,
@@ -522,5 +522,4 @@ def _index(backends: Sequence[FakeBackend]) -> dict[str, FakeBackend]:
 
 
 def _did_you_mean(name: str, known: Mapping[str, object] | Iterator[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
+    return did_you_mean(name, known)

@@ -1,0 +1,181 @@
+"""One example: a fresh world, the agent run once in it, and the run judged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chaoskit.core.agent import Agent, Principal, Task
+from chaoskit.engine.model import (
+    API_KEYS,
+    Chooser,
+    install_model,
+    misbehaviours_fired,
+    model_findings,
+)
+from chaoskit.engine.runner import run_agent
+from chaoskit.invariants import Invariant, RunView, ledger_evidence
+from chaoskit.results import (
+    Decision,
+    Example,
+    Finding,
+    FiredFault,
+    Verdict,
+)
+from chaoskit.scenarios.model import Scenario
+from chaoskit.world.data import WorldData, build_world
+from chaoskit.world.faults import FaultRule
+from chaoskit.world.injector import Call
+from chaoskit.world.trace import FaultEvent, RequestEvent, UnroutedEvent
+from chaoskit.world.world import BUILTIN_BACKENDS, World
+
+__all__ = ["backends_for", "run_example"]
+
+
+def backends_for(scenario: Scenario) -> list[Any]:
+    names = scenario.backends or tuple(BUILTIN_BACKENDS)
+    if scenario.model is not None and scenario.model.provider not in names:
+        names = (*names, scenario.model.provider)
+    fakes = [BUILTIN_BACKENDS[name]() for name in names]
+    for fake in fakes:
+        if fake.name == "approvals":
+            fake.configure(  # type: ignore[attr-defined]
+                reviewer=scenario.approvals.reviewer,
+                decision_after=scenario.approvals.decision_after,
+            )
+    return fakes
+
+
+def _task(scenario: Scenario, data: WorldData, world: World) -> Task:
+    acting = data.user if scenario.principal == "user" else data.service_account
+    scope = tuple(c.account_id for c in data.customers if c.in_scope and c.account_id)
+    credentials = {name: acting.token for name in world.backends}
+    if "payments" in world.backends:
+        credentials["payments"] = world["payments"].DEFAULT_API_KEY  # type: ignore[attr-defined]
+    credentials.update({k: v for k, v in API_KEYS.items() if k in world.backends})
+    return Task(
+        message=scenario.message(data),
+        principal=Principal(user_id=acting.user_id, token=acting.token, scope=scope),
+        urls=world.urls,
+        credentials=credentials,
+        budget=scenario.budget,
+    )
+
+
+def run_example(
+    scenario: Scenario,
+    agent: Agent,
+    world: World,
+    invariants: Sequence[Invariant],
+    *,
+    world_seed: int,
+    decide: Callable[[Call, Sequence[FaultRule]], FaultRule | None] | None,
+    decisions: list[Decision],
+    wall_guard: float,
+    misbehave: Chooser | None = None,
+) -> Example:
+    """Run the agent once in a fresh world and judge the run."""
+    world.injector.decide = decide
+    world.reset(seed=world_seed)
+    data = build_world(world_seed, scenario.world, world.backends)
+    model = install_model(scenario, world, data, misbehave)
+    task = _task(scenario, data, world)
+    with world:
+        reply, findings = run_agent(agent, task, world.clock, wall_guard=wall_guard)
+    trace = world.trace.events
+    findings += _unrouted(world)
+    faults = _fired(trace)
+    usage: dict[str, float] = {}
+    if model is not None:
+        faults = tuple(sorted(faults + misbehaviours_fired(model, trace), key=lambda f: f.call))
+        findings += model_findings(model, perturbed=bool(faults))
+        usage = model.usage()
+    view = RunView(
+        scenario=scenario.name,
+        message=task.message,
+        reply=reply,
+        trace=trace,
+        ledgers=world.ledgers,
+        faults=faults,
+        findings=tuple(findings),
+        budget=scenario.budget,
+        world=data,
+        virtual_seconds=world.clock.monotonic(),
+        principal=task.principal.user_id,
+        usage=usage,
+    )
+    verdicts = [inv.check(view) for inv in invariants] + _expectations(scenario, data, view)
+    return Example(
+        world_seed=world_seed,
+        decisions=tuple(decisions),
+        faults=faults,
+        message=task.message,
+        reply=reply,
+        verdicts=tuple(verdicts),
+        findings=tuple(findings),
+        trace=trace,
+        trace_dropped=world.trace.dropped,
+        ledgers=world.ledgers,
+        virtual_seconds=world.clock.monotonic(),
+        usage=usage,
+    )
+
+
+def _fired(trace: Sequence[Any]) -> tuple[FiredFault, ...]:
+    requests = {e.call: e for e in trace if isinstance(e, RequestEvent)}
+    return tuple(
+        FiredFault(
+            call=e.call,
+            at=requests[e.call].at,  # when the call was made, not when its timeout ran out
+            backend=requests[e.call].backend,
+            route=requests[e.call].route,
+            kind=e.fault,
+            rule=e.rule,
+            detail=e.detail,
+        )
+        for e in trace
+        if isinstance(e, FaultEvent)
+    )
+
+
+def _unrouted(world: World) -> list[Finding]:
+    known = ", ".join(sorted(f.host for f in world.backends.values()))
+    return [
+        Finding(
+            kind="unknown_host",
+            message=(
+                f"The agent called {e.method} {e.url}, which no fake backend serves; chaoskit "
+                f"refused it with a connection error. Known hosts: {known}."
+            ),
+        )
+        for e in world.trace.events
+        if isinstance(e, UnroutedEvent)
+    ]
+
+
+def _expectations(scenario: Scenario, data: WorldData, view: RunView) -> list[Verdict]:
+    from chaoskit.scenarios.model import task_context
+
+    context = task_context(data)
+    verdicts = []
+    for expectation in scenario.expect:
+        where = {k: v.format(**context) for k, v in expectation.where.items()}
+        label = f"expect: {expectation.count} {expectation.effect}" + "".join(
+            f" {k}={v}" for k, v in expectation.where.items()
+        )
+        matching = [
+            e
+            for e in view.effects(expectation.effect)
+            if all(str(e.fields.get(k)) == v for k, v in where.items())
+        ]
+        wanted = f"{expectation.count} {expectation.effect}" + (f" with {where}" if where else "")
+        ok = len(matching) == expectation.count
+        verdicts.append(
+            Verdict(
+                invariant=label,
+                status="held" if ok else "violated",
+                explanation=f"expected {wanted}, the ledgers hold {len(matching)}",
+                evidence=tuple(ledger_evidence(e) for e in matching),
+            )
+        )
+    return verdicts

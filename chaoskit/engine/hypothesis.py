@@ -1,0 +1,88 @@
+"""The engine's only contact with Hypothesis's settings and internals.
+
+Each Hypothesis example draws a world seed and then, lazily, call by call, whether an explore
+fault fires. Shrinking therefore switches faults off and keeps the fewest that still break the
+agent. Everything that depends on how Hypothesis is configured or seeded lives here."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import hypothesis.core as _hypothesis_core
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
+
+from chaoskit.engine.settings import EngineSettings
+from chaoskit.scenarios.model import Scenario
+
+__all__ = ["Failed", "hypothesis_test", "reproduce_blob", "seeded"]
+
+
+class Failed(Exception):
+    """Raised inside the Hypothesis property so that it shrinks the example."""
+
+
+def reproduce_blob(found: BaseException) -> str | None:
+    """Hypothesis's ``@reproduce_failure(...)`` decorator for the failure, from its notes."""
+    for note in getattr(found, "__notes__", ()):
+        match = re.search(r"@reproduce_failure\(.*?\)", note)
+        if match:
+            return match.group(0)
+    return None
+
+
+def hypothesis_test(
+    body: Callable[[st.DataObject], None],
+    scenario: Scenario,
+    agent_name: str,
+    config: EngineSettings,
+) -> Callable[[], None]:
+    database: ExampleDatabase | None
+    if isinstance(config.database, ExampleDatabase):
+        database = config.database
+    else:
+        use_database = config.database if config.database is not None else not config.in_ci
+        database = settings().database if use_database else None
+    test = settings(
+        max_examples=config.examples,
+        deadline=None,
+        database=database,
+        derandomize=config.in_ci and config.seed is None,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=True,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    )(given(st.data())(body))
+    # Each scenario × agent gets its own entry in the example database (the key is a digest of
+    # the inner function, so the salt goes there).
+    body._hypothesis_internal_add_digest = f"{scenario.name}|{agent_name}".encode()  # type: ignore[attr-defined]
+    if config.seed is not None and not hasattr(_hypothesis_core, "threadlocal"):
+        test = hypothesis_seed(config.seed)(test)  # fallback: reproducible, but no database
+    return test
+
+
+@contextmanager
+def seeded(seed: int | None, salt: str) -> Iterator[None]:
+    """Make Hypothesis's own random choices follow ``seed`` while keeping its database.
+
+    ``@hypothesis.seed`` would also do, but Hypothesis then neither saves nor replays failures
+    (a seeded run is meant to be reproducible), and a found failure must run first next time.
+    So the seed goes into the thread's Hypothesis generator, the one an unseeded test draws
+    its own seed from. Salting with the scenario and agent keeps scenarios apart.
+    """
+    holder = getattr(_hypothesis_core, "threadlocal", None)
+    if seed is None or holder is None:
+        yield
+        return
+    saved = getattr(holder, "_hypothesis_global_random", None)
+    holder._hypothesis_global_random = random.Random(f"{seed}|{salt}")
+    try:
+        yield
+    finally:
+        holder._hypothesis_global_random = saved

@@ -1,0 +1,76 @@
+"""One run, however it is driven: the API, the CLI and the pytest plugin all record through here.
+
+>>> recorder = RunRecorder(seed=0, examples=100)
+>>> recorder.add(explore(scenario, agent, agent_name="shop:agent"))  # doctest: +SKIP
+>>> recorder.write("reports/chaoskit.html")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from chaoskit._version import __version__
+from chaoskit.report.html import write_report
+from chaoskit.results import RunResult, ScenarioResult, Timing, model_mode
+
+__all__ = ["RunRecorder"]
+
+
+class RunRecorder:
+    """Collects scenario results as they finish and turns them into one :class:`RunResult`.
+
+    ``ordered`` sorts the results by scenario and agent (the plugin's results arrive in
+    whatever order xdist workers finish); otherwise they keep the order they were added in.
+    """
+
+    def __init__(self, *, seed: int | None, examples: int, ordered: bool = False) -> None:
+        self.seed = seed
+        self.examples = examples
+        self.ordered = ordered
+        self.results: list[ScenarioResult] = []
+        self.started = time.time()
+
+    def add(self, result: ScenarioResult) -> None:
+        self.results.append(result)
+
+    def result(self) -> RunResult:
+        """The run so far: what finished, with the time since the recorder was made."""
+        results = list(self.results)
+        if self.ordered:
+            results.sort(key=lambda r: (r.scenario, r.agent))
+        return RunResult(
+            chaoskit_version=__version__,
+            python_version=sys.version.split()[0],
+            agent=", ".join(sorted({r.agent for r in results})),
+            seed=self.seed,
+            examples_per_scenario=self.examples,
+            model_mode=model_mode(results),
+            scenarios=tuple(results),
+            timing=Timing(
+                started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
+                duration_seconds=round(time.time() - self.started, 3),
+            ),
+        )
+
+    def write(self, html: str | Path, json_path: str | Path | None = None) -> str | None:
+        """Write the results JSON and the HTML report (JSON beside the HTML by default).
+
+        A broken renderer must not lose the results: the JSON is always written, and the
+        returned message (``None`` when all went well) says how to render it later.
+        """
+        html = Path(html)
+        json_file = Path(json_path) if json_path is not None else html.with_suffix(".json")
+        run = self.result()
+        try:
+            write_report(run, html, json_file)
+        except Exception as error:
+            json_file.parent.mkdir(parents=True, exist_ok=True)
+            json_file.write_text(run.model_dump_json(indent=1), encoding="utf-8")
+            return (
+                f"chaoskit: could not render the HTML report ({type(error).__name__}: {error}); "
+                f"the results are in {json_file}, render them later with "
+                f"`chaoskit report {json_file}`."
+            )
+        return None

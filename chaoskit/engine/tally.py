@@ -1,0 +1,156 @@
+"""Counting examples as they run, and summing them up into a scenario's result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from chaoskit.engine.settings import EngineSettings
+from chaoskit.results import (
+    Coverage,
+    Example,
+    FiredFault,
+    InvariantSummary,
+    ScenarioResult,
+    ScenarioStatus,
+    SummaryStatus,
+    Verdict,
+)
+from chaoskit.scenarios.model import Scenario
+from chaoskit.world.faults import Target
+
+__all__ = ["Tally", "count", "errored", "summarise"]
+
+
+@dataclass
+class Tally:
+    examples: int = 0
+    faults_fired: int = 0
+    examples_with_faults: int = 0
+    verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
+    coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    sometimes: dict[str, int] = field(default_factory=dict)
+    fired_rules: dict[str, int] = field(default_factory=dict)
+    samples: list[Example] = field(default_factory=list)
+    last_failure: Example | None = None
+
+
+def count(tally: Tally, scenario: Scenario, example: Example, config: EngineSettings) -> None:
+    tally.examples += 1
+    tally.faults_fired += len(example.faults)
+    tally.examples_with_faults += bool(example.faults)
+    for verdict in example.verdicts:
+        tally.verdicts.setdefault(verdict.invariant, []).append(verdict)
+    for fault in example.faults:
+        route = f"{fault.backend}: {fault.route}"
+        kinds = tally.coverage.setdefault(route, {})
+        kinds[fault.kind] = kinds.get(fault.kind, 0) + 1
+        tally.fired_rules[fault.rule] = tally.fired_rules.get(fault.rule, 0) + 1
+    for prop in scenario.sometimes:
+        if any(_hits(prop.fault, prop.target, f) for f in example.faults):
+            tally.sometimes[prop.name] = tally.sometimes.get(prop.name, 0) + 1
+    if not example.failed and len(tally.samples) < config.passing_samples:
+        tally.samples.append(example)
+
+
+def _hits(kind: str | None, target: str | None, fault: FiredFault) -> bool:
+    if kind is not None and fault.kind != kind:
+        return False
+    if target is None:
+        return True
+    parsed = Target.parse(target)
+    method, _, template = fault.route.partition(" ")
+    return parsed.matches(fault.backend, method, template)
+
+
+def summarise(
+    scenario: Scenario,
+    agent_name: str,
+    tally: Tally,
+    config: EngineSettings,
+    error: str | None,
+) -> ScenarioResult:
+    failure = tally.last_failure
+    # The minimal failure's own verdicts tell the story best: put them first.
+    shown = {v.invariant: v for v in failure.verdicts} if failure is not None else {}
+    summaries = tuple(
+        _summary(name, verdicts, shown.get(name)) for name, verdicts in tally.verdicts.items()
+    )
+    missing = _not_exercised(scenario, tally)
+    status: ScenarioStatus
+    if error is not None:
+        status = "error"
+    elif failure is not None:
+        status = "violated"
+    elif missing:
+        status = "not_exercised"
+    else:
+        status = "held"
+    return ScenarioResult(
+        scenario=scenario.name,
+        description=scenario.description,
+        source=scenario.source,
+        agent=agent_name,
+        model=scenario.model.provider if scenario.model else None,
+        status=status,
+        examples=tally.examples,
+        budget=scenario.budget,
+        invariants=summaries,
+        coverage=Coverage(
+            faults=tally.coverage,
+            sometimes={p.name: tally.sometimes.get(p.name, 0) for p in scenario.sometimes},
+            examples_with_faults=tally.examples_with_faults,
+        ),
+        counterexample=failure,
+        samples=tuple(tally.samples),
+        reproduction=_reproduction(scenario, agent_name, config) if failure else None,
+        error=error,
+        not_exercised=missing,
+    )
+
+
+def _summary(name: str, verdicts: list[Verdict], lead: Verdict | None) -> InvariantSummary:
+    counts = {s: sum(v.status == s for v in verdicts) for s in ("held", "violated", "unknown")}
+    status: SummaryStatus = (
+        "violated" if counts["violated"] else ("held" if counts["held"] else "unknown")
+    )
+    first = next((v for v in ([lead] if lead else []) + verdicts if v.status == status), None)
+    return InvariantSummary(
+        invariant=name,
+        status=status,
+        reason=first.explanation if first and status != "held" else None,
+        **counts,
+    )
+
+
+def _not_exercised(scenario: Scenario, tally: Tally) -> tuple[str, ...]:
+    missing = [
+        f"fault {rule.label!r} never fired"
+        for rule in scenario.faults
+        if not tally.fired_rules.get(rule.label)
+    ]
+    explored = scenario.model.explore if scenario.model else ()
+    if explored and not any(rule.startswith("misbehaviour ") for rule in tally.fired_rules):
+        missing.append("the model never misbehaved although [model] explore lists misbehaviours")
+    missing += [
+        f"sometimes-property {prop.name!r} never hit"
+        for prop in scenario.sometimes
+        if not tally.sometimes.get(prop.name)
+    ]
+    return tuple(missing)
+
+
+def _reproduction(scenario: Scenario, agent_name: str, config: EngineSettings) -> str:
+    seed = f" --seed {config.seed}" if config.seed is not None else ""
+    where = scenario.source or scenario.name
+    return f"chaoskit run --agent {agent_name}{seed} {where}"
+
+
+def errored(scenario: Scenario, agent_name: str, message: str) -> ScenarioResult:
+    return ScenarioResult(
+        scenario=scenario.name,
+        description=scenario.description,
+        source=scenario.source,
+        agent=agent_name,
+        status="error",
+        error=message,
+    )

@@ -1,0 +1,96 @@
+"""Scenario files as pytest items: one item per file, a bad file fails alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from chaoskit.results import ScenarioResult
+    from chaoskit.scenarios.model import Scenario
+
+from chaoskit.testing.settings import RESULT_KEY, SETTINGS, explore_scenario
+
+__all__ = ["BadScenarioItem", "ChaosFailure", "ScenarioFile", "ScenarioItem", "is_within"]
+
+
+def is_within(path: Path, root: Path) -> bool:
+    root = root.resolve()
+    path = path.resolve()
+    return path == root or root in path.parents
+
+
+class ScenarioFile(pytest.File):
+    """A scenario TOML file: one test item, or one item that fails with the file's error."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        from chaoskit.core.errors import InvalidScenario
+        from chaoskit.scenarios.model import load_scenario
+
+        try:
+            scenario = load_scenario(self.path)
+        except InvalidScenario as error:
+            yield BadScenarioItem.from_parent(self, name=self.path.stem, message=str(error))
+            return
+        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+        for tag in scenario.tags:
+            self.config.addinivalue_line("markers", f"{tag}: chaoskit scenario tag")
+            item.add_marker(tag)
+        yield item
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario explored against the configured agent."""
+
+    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+
+    def runtest(self) -> None:
+        settings = self.config.stash[SETTINGS]
+        result = explore_scenario(
+            self.config, self.scenario, settings.agent(), settings.agent_spec or ""
+        )
+        # Results travel to the xdist controller as JSON in the report's user properties.
+        self.user_properties.append((RESULT_KEY, result.model_dump_json()))
+        if result.status != "held":
+            raise ChaosFailure(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, ChaosFailure):
+            return excinfo.value.message
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario {self.scenario.name}"
+
+
+class BadScenarioItem(pytest.Item):
+    """Stands for a scenario file that does not validate: it fails alone, the rest runs."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def runtest(self) -> None:
+        raise ChaosFailure(None, self.message)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        return self.message
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario file {self.path.name}"
+
+
+class ChaosFailure(Exception):
+    """A scenario that did not hold; its message is the whole story."""
+
+    def __init__(self, result: ScenarioResult | None, message: str | None = None) -> None:
+        from chaoskit.report.text import describe_failure
+
+        self.result = result
+        self.message = message or (describe_failure(result) if result else "")
+        super().__init__(self.message)
