@@ -30,7 +30,7 @@ from chaoskit import World
 from chaoskit.core.agent import Task
 from chaoskit.engine import EngineSettings, explore
 from chaoskit.fakes import Payments
-from chaoskit.scenarios.model import Scenario, scenario
+from chaoskit.scenarios import Scenario, scenario
 
 CHARGE_URL = "https://api.stripe.com/v1/charges/{id}"
 AUTH = {"Authorization": f"Bearer {Payments.DEFAULT_API_KEY}"}

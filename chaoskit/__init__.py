@@ -14,10 +14,11 @@ from chaoskit.core.errors import (
     WorldError,
 )
 from chaoskit.engine import EngineSettings, explore, replay, run_scenarios
+from chaoskit.fakes.registry import default_backends
 from chaoskit.invariants import Invariant, RunView, invariant
 from chaoskit.report.html import load_results, render_html, write_report
 from chaoskit.results import Example, RunResult, ScenarioResult, Verdict
-from chaoskit.scenarios.model import Scenario, load_scenario, load_scenarios, scenario
+from chaoskit.scenarios import Scenario, load_scenario, load_scenarios, scenario
 from chaoskit.world.faults import (
     ConnectionReset,
     Fault,
@@ -34,7 +35,7 @@ from chaoskit.world.faults import (
 )
 from chaoskit.world.injector import Call, Decider
 from chaoskit.world.trace import Event, Trace
-from chaoskit.world.world import World, default_backends
+from chaoskit.world.world import World
 
 __all__ = [
     "Agent",

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import site
-import subprocess
-import sys
-import venv
 from pathlib import Path
 
 import pytest
@@ -118,52 +113,3 @@ def test_scenarios_lists_valid_files_and_explains_bad_ones(
 def test_the_builtin_scenarios_are_all_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scenarios", str(ROOT / "scenarios")]) == 0
     assert " 0 invalid" in capsys.readouterr().out
-
-
-@pytest.fixture(scope="module")
-def fresh_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A new virtualenv outside the repository with the built wheel installed.
-
-    Its dependencies come from this test run's environment (a .pth file), so the test needs
-    no package index; chaoskit itself comes only from the wheel.
-    """
-    where = tmp_path_factory.mktemp("fresh")
-    wheels = where / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(wheels)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    env_dir = where / "venv"
-    venv.create(env_dir, with_pip=True)
-    python = env_dir / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    (wheel,) = wheels.glob("chaoskit-*.whl")
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return env_dir
-
-
-def test_demo_runs_from_a_fresh_virtualenv_outside_the_repository(
-    fresh_env: Path, tmp_path: Path
-) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
-    done = subprocess.run(
-        [str(fresh_env / "bin" / "chaoskit"), "demo", "--examples", "8", "--seed", "0"],
-        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    located = subprocess.run(
-        [str(fresh_env / "bin" / "python"), "-c", "import chaoskit; print(chaoskit.__file__)"],
-        cwd=tmp_path, capture_output=True, text=True, env=env, check=True,
-    ).stdout  # fmt: skip
-    assert str(ROOT) not in located  # the wheel, not the checkout
-    results = json.loads((tmp_path / "reports" / "chaoskit.json").read_text())
-    assert {s["status"] for s in results["scenarios"]} >= {"violated", "held"}
-    assert (tmp_path / "reports" / "chaoskit.html").stat().st_size > 10_000

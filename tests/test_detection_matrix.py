@@ -21,7 +21,7 @@ from chaoskit.examples.catalogue import (
     load_builtin,
 )
 from chaoskit.invariants import REGISTRY
-from chaoskit.scenarios.model import load_scenarios
+from chaoskit.scenarios import load_scenarios
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 #: The default of `chaoskit matrix`: enough for every hardened agent to meet its faults (~8 s).

@@ -16,7 +16,7 @@ from hypothesis.database import InMemoryExampleDatabase
 from chaoskit.core.agent import Task
 from chaoskit.engine import EngineSettings, Progress, explore, replay, run_scenarios
 from chaoskit.results import RunResult
-from chaoskit.scenarios.model import InvariantSpec, Scenario, load_scenario, scenario
+from chaoskit.scenarios import InvariantSpec, Scenario, load_scenario, scenario
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FAST = EngineSettings(examples=40, database=False, seed=0, wall_guard=5.0)

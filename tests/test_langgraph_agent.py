@@ -17,7 +17,7 @@ from langgraph.types import RetryPolicy
 from chaoskit.engine import EngineSettings, explore
 from chaoskit.examples.agents import langgraph_agent
 from chaoskit.results import ScenarioResult
-from chaoskit.scenarios.model import Scenario, resolve_scenario
+from chaoskit.scenarios import Scenario, resolve_scenario
 
 FAST = EngineSettings(examples=40, database=False, seed=0, wall_guard=10.0)
 

@@ -19,7 +19,7 @@ from chaoskit.examples.catalogue import load_builtin
 from chaoskit.fakes import ScriptTurn
 from chaoskit.fakes.model import MISBEHAVIOURS
 from chaoskit.results import Example, ScenarioResult
-from chaoskit.scenarios.model import InvariantSpec, PinnedMisbehaviour, Scenario
+from chaoskit.scenarios import InvariantSpec, PinnedMisbehaviour, Scenario
 from chaoskit.world.data import WorldRecipe
 from chaoskit.world.faults import FaultRule, PoisonedDocument, Target
 

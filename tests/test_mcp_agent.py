@@ -17,7 +17,7 @@ if not os.environ.get("CI"):
 from chaoskit.engine import EngineSettings, explore
 from chaoskit.examples.agents import mcp_agent
 from chaoskit.results import ScenarioResult
-from chaoskit.scenarios.model import Scenario, resolve_scenario
+from chaoskit.scenarios import Scenario, resolve_scenario
 
 FAST = EngineSettings(examples=40, seed=0, database=False)
 

@@ -11,7 +11,7 @@ import pytest
 
 from chaoskit import InvalidScenario, Task
 from chaoskit.engine import EngineSettings, explore, replay
-from chaoskit.scenarios.model import Scenario, scenario
+from chaoskit.scenarios import Scenario, scenario
 
 TOOLS = [
     {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}

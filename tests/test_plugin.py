@@ -232,7 +232,7 @@ def test_the_packaged_scenarios_folder_is_a_valid_default(tmp_path: Path) -> Non
     shutil.copytree(
         ROOT / "scenarios", target, ignore=shutil.ignore_patterns("*.py", "__pycache__")
     )
-    from chaoskit.scenarios.model import load_scenarios
+    from chaoskit.scenarios import load_scenarios
 
     loaded, errors = load_scenarios([target])
     assert loaded and not errors

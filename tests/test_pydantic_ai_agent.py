@@ -23,7 +23,7 @@ from chaoskit.engine.runner import run_agent
 from chaoskit.examples.agents import pydantic_ai_agent
 from chaoskit.fakes import CRM, ModelScript, OpenAIModel, Payments
 from chaoskit.invariants import RunView, build_invariant
-from chaoskit.scenarios.model import resolve_scenario, script_context
+from chaoskit.scenarios import resolve_scenario, script_context
 from chaoskit.world.data import WorldRecipe, build_world
 
 REFUND = ModelScript(

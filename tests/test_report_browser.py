@@ -22,7 +22,7 @@ from websockets.sync.client import ClientConnection, connect
 from chaoskit.engine import EngineSettings, run_scenarios
 from chaoskit.report.html import render_html
 from chaoskit.results import RunResult
-from chaoskit.scenarios.model import load_scenario
+from chaoskit.scenarios import load_scenario
 from tests.test_engine import retries_with_new_keys, retries_with_one_key
 from tests.test_report import PAYLOADS, REPORT_TAGS, make_result, make_scenario
 

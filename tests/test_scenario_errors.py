@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chaoskit import InvalidScenario
-from chaoskit.scenarios.model import load_scenario, load_scenarios, scenario
+from chaoskit.scenarios import load_scenario, load_scenarios, scenario
 
 GOOD = """
 name = "ok"

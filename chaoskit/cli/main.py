@@ -84,7 +84,7 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from chaoskit.core.loading import load_agent
-    from chaoskit.scenarios.model import load_scenarios
+    from chaoskit.scenarios import load_scenarios
 
     agent = load_agent(args.agent)
     scenarios, errors = load_scenarios(args.scenarios)
@@ -161,7 +161,7 @@ def _replay(args: argparse.Namespace) -> int:
     from chaoskit.core.loading import load_agent
     from chaoskit.engine import replay
     from chaoskit.report.html import load_results
-    from chaoskit.scenarios.model import load_scenario
+    from chaoskit.scenarios import load_scenario
 
     run = load_results(args.results)
     failing = [s for s in run.scenarios if s.counterexample is not None]
@@ -199,7 +199,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _scenarios(args: argparse.Namespace) -> int:
-    from chaoskit.scenarios.model import load_scenarios
+    from chaoskit.scenarios import load_scenarios
 
     scenarios, errors = load_scenarios(args.paths)
     for scenario in scenarios:

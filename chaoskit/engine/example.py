@@ -7,13 +7,14 @@ from typing import Any
 
 from chaoskit.core.agent import Agent, Principal, Task
 from chaoskit.engine.model import (
-    API_KEYS,
     Chooser,
     install_model,
     misbehaviours_fired,
     model_findings,
 )
 from chaoskit.engine.runner import run_agent
+from chaoskit.fakes import FakeBackend
+from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class
 from chaoskit.invariants import Invariant, RunView, ledger_evidence
 from chaoskit.results import (
     Decision,
@@ -22,37 +23,32 @@ from chaoskit.results import (
     FiredFault,
     Verdict,
 )
-from chaoskit.scenarios.model import Scenario
+from chaoskit.scenarios import Scenario
 from chaoskit.world.data import WorldData, build_world
 from chaoskit.world.faults import FaultRule
 from chaoskit.world.injector import Call
 from chaoskit.world.trace import FaultEvent, RequestEvent, UnroutedEvent
-from chaoskit.world.world import BUILTIN_BACKENDS, World
+from chaoskit.world.world import World
 
 __all__ = ["backends_for", "run_example"]
 
 
-def backends_for(scenario: Scenario) -> list[Any]:
+def backends_for(scenario: Scenario) -> list[FakeBackend]:
+    """A fresh fake for each backend the scenario names, with the scenario's options applied."""
     names = scenario.backends or tuple(BUILTIN_BACKENDS)
     if scenario.model is not None and scenario.model.provider not in names:
         names = (*names, scenario.model.provider)
-    fakes = [BUILTIN_BACKENDS[name]() for name in names]
+    fakes = [backend_class(name)() for name in names]
     for fake in fakes:
-        if fake.name == "approvals":
-            fake.configure(  # type: ignore[attr-defined]
-                reviewer=scenario.approvals.reviewer,
-                decision_after=scenario.approvals.decision_after,
-            )
+        if fake.Options is not None:
+            fake.apply_options(fake.Options.model_validate(scenario.options.get(fake.name, {})))
     return fakes
 
 
 def _task(scenario: Scenario, data: WorldData, world: World) -> Task:
     acting = data.user if scenario.principal == "user" else data.service_account
     scope = tuple(c.account_id for c in data.customers if c.in_scope and c.account_id)
-    credentials = {name: acting.token for name in world.backends}
-    if "payments" in world.backends:
-        credentials["payments"] = world["payments"].DEFAULT_API_KEY  # type: ignore[attr-defined]
-    credentials.update({k: v for k, v in API_KEYS.items() if k in world.backends})
+    credentials = {name: world[name].credential(acting.token) for name in world.backends}
     return Task(
         message=scenario.message(data),
         principal=Principal(user_id=acting.user_id, token=acting.token, scope=scope),
@@ -154,7 +150,7 @@ def _unrouted(world: World) -> list[Finding]:
 
 
 def _expectations(scenario: Scenario, data: WorldData, view: RunView) -> list[Verdict]:
-    from chaoskit.scenarios.model import task_context
+    from chaoskit.scenarios import task_context
 
     context = task_context(data)
     verdicts = []

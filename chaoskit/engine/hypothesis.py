@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
 
 from chaoskit.engine.settings import EngineSettings
-from chaoskit.scenarios.model import Scenario
+from chaoskit.scenarios import Scenario
 
 __all__ = ["Failed", "hypothesis_test", "reproduce_blob", "seeded"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from chaoskit.fakes.model import ModelCall, _ScriptedModel
+from chaoskit.fakes.model import ModelCall, ScriptedModel
 from chaoskit.results import Finding, FiredFault
-from chaoskit.scenarios.model import Scenario, script_context
+from chaoskit.scenarios import Scenario, script_context
 from chaoskit.world.data import WorldData
 from chaoskit.world.trace import CommitEvent, Event, RequestEvent
 from chaoskit.world.world import World
@@ -17,20 +17,17 @@ __all__ = ["Chooser", "install_model", "misbehaviours_fired", "model_findings"]
 #: Picks a misbehaviour (or None) for one model call; the engine draws it from Hypothesis.
 Chooser = Callable[[ModelCall], str | None]
 
-#: Credentials the agent gets for the fake model providers.
-API_KEYS = {"openai": "sk-chaoskit-test", "anthropic": "sk-ant-chaoskit-test"}
-
 
 def install_model(
     scenario: Scenario, world: World, data: WorldData, choose: Chooser | None
-) -> _ScriptedModel | None:
+) -> ScriptedModel | None:
     """Install the scenario's script on its provider's fake; misbehaviours come from
     ``pinned`` first, then from ``choose`` for the calls ``explore`` leaves open."""
     spec = scenario.model
     if spec is None:
         return None
     fake = world[spec.provider]
-    assert isinstance(fake, _ScriptedModel)
+    assert isinstance(fake, ScriptedModel)
     if spec.prices is not None:
         fake.prices = dict(spec.prices)
     fake.install(spec.script(scenario.name), script_context(data))
@@ -45,7 +42,7 @@ def install_model(
     return fake
 
 
-def misbehaviours_fired(fake: _ScriptedModel, trace: Sequence[Event]) -> tuple[FiredFault, ...]:
+def misbehaviours_fired(fake: ScriptedModel, trace: Sequence[Event]) -> tuple[FiredFault, ...]:
     """Each applied misbehaviour as a fault of the call that carried it, by name."""
     requests = {e.call: e for e in trace if isinstance(e, RequestEvent)}
     commits = {
@@ -70,7 +67,7 @@ def misbehaviours_fired(fake: _ScriptedModel, trace: Sequence[Event]) -> tuple[F
     return tuple(fired)
 
 
-def model_findings(fake: _ScriptedModel, perturbed: bool) -> list[Finding]:
+def model_findings(fake: ScriptedModel, perturbed: bool) -> list[Finding]:
     """A script left half played in an unperturbed run means the scenario and agent disagree."""
     unused = fake.unused_turns()
     if not unused or perturbed:

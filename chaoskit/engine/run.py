@@ -27,7 +27,7 @@ from chaoskit.results import (
     RunResult,
     ScenarioResult,
 )
-from chaoskit.scenarios.model import Scenario
+from chaoskit.scenarios import Scenario
 from chaoskit.world.faults import FaultRule
 from chaoskit.world.injector import Call
 from chaoskit.world.world import World

@@ -15,7 +15,7 @@ from chaoskit.results import (
     SummaryStatus,
     Verdict,
 )
-from chaoskit.scenarios.model import Scenario
+from chaoskit.scenarios import Scenario
 from chaoskit.world.faults import Target
 
 __all__ = ["Tally", "count", "errored", "summarise"]

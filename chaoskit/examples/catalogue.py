@@ -24,7 +24,7 @@ from chaoskit.core.agent import Agent
 from chaoskit.core.models import FrozenModel
 from chaoskit.engine import EngineSettings, explore
 from chaoskit.results import Example, ScenarioResult, ScenarioStatus
-from chaoskit.scenarios.model import Scenario, load_scenario
+from chaoskit.scenarios import Scenario, load_scenario
 from chaoskit.world.trace import RequestEvent
 
 __all__ = [

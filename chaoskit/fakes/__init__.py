@@ -1,6 +1,8 @@
 """Fake backends: stateful, in-memory, with append-only ledgers that are the ground truth.
 
-Installed as ``chaoskit.fakes``. Subclass :class:`FakeBackend` for a backend of your own.
+Subclass :class:`FakeBackend` for a backend of your own and :func:`register_backend` it so that
+scenarios can name it; a backend says how an agent's credential for it is made
+(:meth:`FakeBackend.credential`) and which scenario options it takes (:attr:`FakeBackend.Options`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from chaoskit.fakes.model import (
     ModelCall,
     ModelScript,
     OpenAIModel,
+    ScriptedModel,
     ScriptToolCall,
     ScriptTurn,
 )
 from chaoskit.fakes.payments import Payments
+from chaoskit.fakes.registry import backend_names, register_backend
 from chaoskit.fakes.ticketing import Ticketing
 
 __all__ = [
@@ -36,6 +40,9 @@ __all__ = [
     "Route",
     "ScriptToolCall",
     "ScriptTurn",
+    "ScriptedModel",
     "Ticketing",
+    "backend_names",
+    "register_backend",
     "route",
 ]

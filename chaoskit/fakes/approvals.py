@@ -13,8 +13,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, get_args
 
 import httpx
+from pydantic import Field
 
 from chaoskit.core.errors import WorldError
+from chaoskit.core.models import FrozenModel
 from chaoskit.fakes.base import FakeRequest, route
 from chaoskit.fakes.jsonapi import (
     ApiError,
@@ -25,9 +27,25 @@ from chaoskit.fakes.jsonapi import (
     require_str,
 )
 
-__all__ = ["Approvals", "ApprovalsState", "Reviewer"]
+__all__ = ["Approvals", "ApprovalsOptions", "ApprovalsState", "Reviewer"]
 
 Reviewer = Literal["approve", "deny", "never"]
+
+
+class ApprovalsOptions(FrozenModel):
+    """A scenario's ``[approvals]`` table: what the scripted reviewer decides, and when.
+
+    .. code-block:: toml
+
+        [approvals]
+        reviewer = "deny"      # approve (default), deny, or never (never answers)
+        decision_after = 30    # virtual seconds after the request was filed
+    """
+
+    reviewer: Reviewer = "approve"
+    decision_after: float = Field(default=0.0, ge=0)
+
+
 _DECISIONS: dict[str, str] = {"approve": "approved", "deny": "denied"}
 
 
@@ -76,6 +94,7 @@ class Approvals(TokenAuthBackend):
 
     name = "approvals"
     default_host = "approvals.chaoskit.test"
+    Options = ApprovalsOptions
     state: ApprovalsState
     #: What the scripted reviewer decides (``"never"``: the request stays pending forever).
     reviewer: Reviewer
@@ -120,6 +139,9 @@ class Approvals(TokenAuthBackend):
         with self.lock:
             self.reviewer = reviewer
             self.decision_after = float(decision_after)
+
+    def apply_options(self, options: ApprovalsOptions) -> None:
+        self.configure(reviewer=options.reviewer, decision_after=options.decision_after)
 
     @route("POST", "/v1/approvals")
     def request_approval(self, req: FakeRequest) -> httpx.Response:

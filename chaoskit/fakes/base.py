@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
-from pydantic import Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue
 
 from chaoskit.core.models import FrozenModel
 
@@ -231,6 +231,10 @@ class FakeBackend:
     default_host: ClassVar[str]
     #: How many past states a fake keeps for ``stale_read`` faults (only while asked to).
     history_depth: ClassVar[int] = 8
+    #: The options a scenario may give this backend, as a pydantic model: a scenario's
+    #: ``[<name>]`` table (``[approvals]`` with ``reviewer = "deny"``) is validated against it
+    #: and handed to :meth:`apply_options` before each example. ``None``: it takes none.
+    Options: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self, *, host: str | None = None) -> None:
         self.host = host or self.default_host
@@ -248,6 +252,17 @@ class FakeBackend:
     def new_state(self) -> Any:
         """A fresh, empty state. Must be deep-copyable."""
         return {}
+
+    def credential(self, principal_token: str) -> str:
+        """The credential an agent is handed for this backend (``task.credentials[name]``).
+
+        Default: the acting principal's token, so every call is made on the user's behalf.
+        A backend with keys of its own (an API key, a provider key) returns one of those.
+        """
+        return principal_token
+
+    def apply_options(self, options: Any) -> None:
+        """Take a scenario's options, an instance of :attr:`Options` (defaults when unset)."""
 
     def authenticate(self, req: FakeRequest) -> httpx.Response | None:
         """Set ``req.principal`` or return an error response. Default: anyone may call."""

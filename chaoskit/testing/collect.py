@@ -10,7 +10,7 @@ import pytest
 
 if TYPE_CHECKING:
     from chaoskit.results import ScenarioResult
-    from chaoskit.scenarios.model import Scenario
+    from chaoskit.scenarios import Scenario
 
 from chaoskit.testing.settings import RESULT_KEY, SETTINGS, explore_scenario
 
@@ -28,7 +28,7 @@ class ScenarioFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         from chaoskit.core.errors import InvalidScenario
-        from chaoskit.scenarios.model import load_scenario
+        from chaoskit.scenarios import load_scenario
 
         try:
             scenario = load_scenario(self.path)

@@ -10,7 +10,7 @@ import pytest
 if TYPE_CHECKING:
     from chaoskit.core.agent import Agent
     from chaoskit.results import ScenarioResult
-    from chaoskit.scenarios.model import Scenario
+    from chaoskit.scenarios import Scenario
 
 from chaoskit.testing.settings import RESULT_KEY, SETTINGS, explore_scenario
 
@@ -44,7 +44,7 @@ class Chaos:
         scenario such as ``"refund-timeout-after-commit"``.
         """
         from chaoskit.core.loading import load_agent
-        from chaoskit.scenarios.model import Scenario, resolve_scenario
+        from chaoskit.scenarios import Scenario, resolve_scenario
 
         chosen = scenario or self._defaults.get("scenarios")
         if chosen is None:

@@ -13,7 +13,7 @@ import pytest
 if TYPE_CHECKING:
     from chaoskit.core.agent import Agent
     from chaoskit.results import ScenarioResult
-    from chaoskit.scenarios.model import Scenario
+    from chaoskit.scenarios import Scenario
 
 __all__ = [
     "DEFAULT_REPORT",

@@ -23,18 +23,8 @@ import respx
 from chaoskit.core.clock import VirtualClock
 from chaoskit.core.errors import InvalidFault, WorldError
 from chaoskit.core.names import did_you_mean
-from chaoskit.fakes import (
-    CRM,
-    AnthropicModel,
-    Approvals,
-    Email,
-    FakeBackend,
-    LedgerEntry,
-    OpenAIModel,
-    Payments,
-    Route,
-    Ticketing,
-)
+from chaoskit.fakes import FakeBackend, LedgerEntry, Route
+from chaoskit.fakes.registry import default_backends
 from chaoskit.world.entropy import seeded_entropy
 from chaoskit.world.faults import (
     ConnectionReset,
@@ -61,28 +51,11 @@ from chaoskit.world.trace import (
     UnroutedEvent,
 )
 
-__all__ = ["World", "default_backends"]
+__all__ = ["World"]
 
 _ACTIVE: list[World] = []
 _ACTIVE_LOCK = threading.Lock()
 _READS = frozenset({"GET", "HEAD"})
-
-
-#: The built-in fakes by name.
-BUILTIN_BACKENDS: dict[str, type[FakeBackend]] = {
-    "payments": Payments,
-    "crm": CRM,
-    "ticketing": Ticketing,
-    "email": Email,
-    "approvals": Approvals,
-    "openai": OpenAIModel,
-    "anthropic": AnthropicModel,
-}
-
-
-def default_backends() -> list[FakeBackend]:
-    """One of each built-in fake: payments, crm, ticketing, email, approvals, openai, anthropic."""
-    return [cls() for cls in BUILTIN_BACKENDS.values()]
 
 
 class World:

@@ -1,0 +1,236 @@
+"""Validation that teaches: every mistake names the file, the field, what is wrong and the fix."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from chaoskit.core.errors import InvalidFault, InvalidScenario, WorldError
+from chaoskit.core.names import did_you_mean
+from chaoskit.fakes.model import MISBEHAVIOURS, ScriptedModel
+from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class, backend_names
+from chaoskit.invariants import REGISTRY
+from chaoskit.scenarios.fields import TEMPLATE_FIELDS
+from chaoskit.scenarios.model import InvariantSpec, ModelSpec, Scenario
+from chaoskit.world.faults import FAULT_KINDS, Fault, FaultRule, Target
+
+__all__ = ["validate"]
+
+
+_FAULT: TypeAdapter[Fault] = TypeAdapter(Fault)
+
+
+_SCHEDULE_KEYS = {"calls", "always", "window", "explore", "name", "target", "kind"}
+
+
+def validate(data: Mapping[str, Any], *, where: str) -> Scenario:
+    """A :class:`Scenario` from a TOML table or keyword arguments, else :class:`InvalidScenario`."""
+    data = dict(data)
+    options = _lift_options(data, where)
+    _check_keys(data, [*Scenario.model_fields, *_optioned()], where, section="")
+    data["options"] = options
+    data["faults"] = [
+        _fault_rule(spec, where=f"{where}, faults[{i}]")
+        for i, spec in enumerate(_as_list(data.get("faults", []), where, "faults"))
+    ]
+    data["invariants"] = [
+        _invariant_spec(spec, where=f"{where}, invariants[{i}]")
+        for i, spec in enumerate(_as_list(data.get("invariants", []), where, "invariants"))
+    ]
+    try:
+        built = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise InvalidScenario(_explain(error, where)) from None
+    _check_semantics(built, where)
+    return built
+
+
+def _optioned() -> list[str]:
+    """The backends that take options, each from a table of its name (``[approvals]``)."""
+    return [name for name in backend_names() if backend_class(name).Options is not None]
+
+
+def _lift_options(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """Move each ``[<backend>]`` table into ``options``, checked by the backend's model."""
+    options: dict[str, dict[str, Any]] = dict(data.pop("options", None) or {})
+    for name in _optioned():
+        if name in data:
+            options[name] = data.pop(name)
+    for name, table in options.items():
+        try:
+            model = backend_class(name).Options
+        except WorldError as error:
+            problem = str(error).removeprefix("chaoskit: ")
+            raise InvalidScenario(f"{where}, options: {problem}") from None
+        if model is None:
+            raise InvalidScenario(f"{where}: backend {name!r} takes no options; remove [{name}].")
+        if not isinstance(table, Mapping):
+            raise InvalidScenario(f"{where}: [{name}] must be a table, got {type(table).__name__}.")
+        _check_keys(table, model.model_fields, where, section=f"{name}.")
+        try:
+            options[name] = model.model_validate(table).model_dump()
+        except ValidationError as error:
+            raise InvalidScenario(_explain(error, f"{where}, [{name}]")) from None
+    return options
+
+
+def _as_list(value: Any, where: str, field: str) -> list[Any]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return list(value)
+    raise InvalidScenario(
+        f"{where}: field {field!r} must be a list of tables ([[{field}]] in TOML), "
+        f"got {type(value).__name__}."
+    )
+
+
+def _check_keys(data: Mapping[str, Any], known: Iterable[str], where: str, section: str) -> None:
+    names = list(known)
+    for key in data:
+        if key not in names:
+            hint = did_you_mean(key, names)
+            raise InvalidScenario(
+                f"{where}: unknown field {section}{key!r}.{hint} Allowed: {', '.join(names)}."
+            )
+
+
+def _fault_rule(spec: Any, *, where: str) -> FaultRule:
+    if isinstance(spec, FaultRule):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InvalidScenario(f"{where}: a fault must be a table, got {type(spec).__name__}.")
+    kind = spec.get("kind")
+    if kind not in FAULT_KINDS:
+        hint = did_you_mean(str(kind), FAULT_KINDS)
+        raise InvalidScenario(
+            f"{where}: unknown fault kind {kind!r}.{hint} Known kinds: {', '.join(FAULT_KINDS)}."
+        )
+    if "target" not in spec:
+        raise InvalidScenario(
+            f"{where}: field 'target' is missing; write e.g. "
+            'target = "payments: POST /v1/refunds".'
+        )
+    try:
+        target = Target.parse(str(spec["target"]))
+        fault = _FAULT.validate_python(
+            {k: v for k, v in spec.items() if k not in _SCHEDULE_KEYS} | {"kind": kind}
+        )
+        schedule = {k: v for k, v in spec.items() if k in _SCHEDULE_KEYS - {"target", "kind"}}
+        return FaultRule(fault=fault, target=target, **schedule)
+    except InvalidFault as error:
+        raise InvalidScenario(f"{where}, target: {str(error).removeprefix('chaoskit: ')}") from None
+    except ValidationError as error:
+        raise InvalidScenario(_explain(error, where)) from None
+
+
+def _invariant_spec(spec: Any, *, where: str) -> dict[str, Any]:
+    if isinstance(spec, str):
+        return {"name": spec}
+    if isinstance(spec, InvariantSpec):
+        return spec.model_dump()
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        example = min(REGISTRY, default="at_most_one_effect_per_intent")
+        raise InvalidScenario(f'{where}: an invariant needs a name, e.g. name = "{example}".')
+    return {"name": spec["name"], "params": {k: v for k, v in spec.items() if k != "name"}}
+
+
+def _check_semantics(built: Scenario, where: str) -> None:
+    backends = built.backends or tuple(BUILTIN_BACKENDS)
+    for name in backends:
+        if name not in backend_names():
+            raise InvalidScenario(
+                f"{where}, backends: {_unknown(name, backend_names(), 'backend')} "
+                "A backend of your own must be registered first, with "
+                "chaoskit.fakes.register_backend()."
+            )
+    if built.model is not None:
+        backends = (*backends, built.model.provider)
+        _check_model(built.model, f"{where}, model")
+    for i, rule in enumerate(built.faults):
+        _check_target(rule, backends, f"{where}, faults[{i}].target")
+    built.build_invariants()
+    _check_template(built.task, f"{where}, task")
+    for i, expectation in enumerate(built.expect):
+        for key, value in expectation.where.items():
+            _check_template(value, f"{where}, expect[{i}].where.{key}")
+    for i, prop in enumerate(built.sometimes):
+        kinds = (*FAULT_KINDS, *MISBEHAVIOURS)
+        if prop.fault is not None and prop.fault not in kinds:
+            problem = _unknown(prop.fault, kinds, "fault kind or misbehaviour")
+            raise InvalidScenario(f"{where}, sometimes[{i}].fault: {problem}")
+        if prop.target is not None:
+            try:
+                Target.parse(prop.target)
+            except InvalidFault as error:
+                raise InvalidScenario(
+                    f"{where}, sometimes[{i}].target: {str(error).removeprefix('chaoskit: ')}"
+                ) from None
+
+
+def _check_model(spec: ModelSpec, where: str) -> None:
+    providers = [n for n in backend_names() if issubclass(backend_class(n), ScriptedModel)]
+    if spec.provider not in providers:
+        raise InvalidScenario(f"{where}.provider: {_unknown(spec.provider, providers, 'provider')}")
+    named = [*spec.explore, *(p.misbehaviour for p in spec.pinned)]
+    for name in named:
+        if name not in MISBEHAVIOURS:
+            raise InvalidScenario(f"{where}: {_unknown(name, MISBEHAVIOURS, 'misbehaviour')}")
+    known = [f"{obj}_{attr}" for obj, attrs in TEMPLATE_FIELDS.items() for attr in attrs]
+    for placeholder in sorted(spec.script("check").placeholders()):
+        if placeholder not in known:
+            raise InvalidScenario(
+                f"{where}.turns: placeholder {{{placeholder}}} is not in the world."
+                f"{_hint(placeholder, known)} Available: "
+                f"{', '.join('{' + k + '}' for k in known)}."
+            )
+
+
+def _hint(name: str, known: Sequence[str]) -> str:
+    return did_you_mean(name, known, show="{{{}}}".format)
+
+
+def _check_target(rule: FaultRule, backends: Sequence[str], where: str) -> None:
+    target = rule.target
+    if target.backend not in backends:
+        raise InvalidScenario(f"{where}: {_unknown(target.backend, backends, 'backend')}")
+    routes = backend_class(target.backend).routes()
+    if not any(target.matches(target.backend, r.method, r.template) for r in routes):
+        wanted = f"{target.method} {target.path}"
+        hint = did_you_mean(wanted, [str(r) for r in routes], cutoff=0.5)
+        raise InvalidScenario(
+            f"{where}: {target.backend!r} has no route matching {wanted!r}.{hint} "
+            f"Its routes: {'; '.join(str(r) for r in routes)}."
+        )
+
+
+def _check_template(template: str, where: str) -> None:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise InvalidScenario(f"{where}: bad template {template!r}: {error}.") from None
+    known = [f"{obj}.{attr}" for obj, attrs in TEMPLATE_FIELDS.items() for attr in attrs]
+    for _, field, _, _ in parsed:
+        if field is not None and field not in known:
+            hint = did_you_mean(field, known, show="{{{}}}".format)
+            raise InvalidScenario(
+                f"{where}: template field {{{field}}} is not in the world.{hint} "
+                f"Available: {', '.join('{' + k + '}' for k in known)}."
+            )
+
+
+def _unknown(name: str, known: Iterable[str], what: str) -> str:
+    names = list(known)
+    hint = did_you_mean(name, names)
+    return f"unknown {what} {name!r}.{hint} Known: {', '.join(names)}."
+
+
+def _explain(error: ValidationError, where: str) -> str:
+    problems = []
+    for item in error.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        got = item.get("input")
+        shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+        problems.append(f"field {loc!r}: {item['msg']}{shown}")
+    return f"{where}: " + "; ".join(problems) + "."
