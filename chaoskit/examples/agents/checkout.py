@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import JSON, Http, Outcome, careful, reply, retrying
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import JSON, Http, Outcome, careful, reply, retrying
 
 __all__ = ["hardened", "naive"]
 

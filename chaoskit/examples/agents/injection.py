@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import (
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import (
     JSON,
     NO_ORDER,
     ORDER_ID,

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 import httpx
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import JSON, NO_ORDER, find_order, refund_amount, reply
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import JSON, NO_ORDER, find_order, refund_amount, reply
 
 if TYPE_CHECKING:
     from langgraph.graph.state import CompiledStateGraph

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import JSON, Http, Outcome, refund_reply, reply
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import JSON, Http, Outcome, refund_reply, reply
 
 if TYPE_CHECKING:
     import openai

@@ -10,8 +10,8 @@ sooner than ``Retry-After``.
 
 from __future__ import annotations
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import (
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import (
     JSON,
     NO_ORDER,
     ORDER_REFERENCE,

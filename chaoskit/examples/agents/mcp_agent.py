@@ -23,8 +23,8 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import (
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import (
     JSON,
     NO_ORDER,
     backoff_delay,

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import JSON, reply
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import JSON, reply
 
 if TYPE_CHECKING:
     from pydantic_ai import Agent

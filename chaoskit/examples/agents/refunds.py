@@ -14,8 +14,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import (
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import (
     NO_ORDER,
     CircuitBreaker,
     Http,

@@ -10,8 +10,16 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import JSON, Http, Outcome, careful, reply, retrying, the_order
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import (
+    JSON,
+    Http,
+    Outcome,
+    careful,
+    reply,
+    retrying,
+    the_order,
+)
 
 __all__ = ["hardened", "naive"]
 

@@ -8,8 +8,8 @@ the refund's id, failed with the reason, or escalated when the outcome is unknow
 
 from __future__ import annotations
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import (
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import (
     NO_ORDER,
     Http,
     refund,

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from functools import partial
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import (
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import (
     JSON,
     Backoff,
     Http,

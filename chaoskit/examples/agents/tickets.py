@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from chaoskit.core.agent import Reply, Task
-from chaoskit.examples.agents._tools import JSON, Http, Outcome, backoff_delay, reply, the_order
+from chaoskit import Reply, Task
+from chaoskit.examples.agents.toolkit import JSON, Http, Outcome, backoff_delay, reply, the_order
 
 __all__ = ["hardened", "naive"]
 

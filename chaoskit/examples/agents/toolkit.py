@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import httpx
 
-from chaoskit.core.agent import Claim, Reply, Task
+from chaoskit import Claim, Reply, Task
 
 __all__ = [
     "JSON",
