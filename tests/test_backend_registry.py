@@ -83,7 +83,7 @@ def test_a_misspelt_option_names_the_table_and_the_close_field(tmp_path: Path) -
     )
     with pytest.raises(InvalidScenario) as info:
         load_scenario(path)
-    assert str(info.value).startswith(f"{path}: unknown field notes.'greting'.")
+    assert str(info.value).startswith(f"{path}: unknown field 'notes.greting'.")
     assert "Did you mean 'greeting'?" in str(info.value)
 
 
@@ -98,7 +98,9 @@ def test_an_unregistered_backend_says_how_to_register_it() -> None:
         scenario(**notes_scenario())
     assert "unknown backend 'notes'" in str(info.value)
     assert "chaoskit.fakes.register_backend()" in str(info.value)
-    # The options table of an unregistered backend is just an unknown field.
+    with pytest.raises(InvalidScenario, match=r"\[notes\] gives options to backend 'notes'"):
+        scenario(**notes_scenario(), notes={"greeting": "yo"})
+    # Not in the backend list either: just an unknown field.
     with pytest.raises(InvalidScenario, match="unknown field 'notes'"):
         scenario(name="x", task="Hi", notes={"greeting": "yo"})
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 from chaoskit.core.agent import Agent
 from chaoskit.core.errors import UsageError
@@ -20,7 +22,7 @@ def load_agent(spec: str) -> Agent:
             "e.g. 'myproject.agent:handle'."
         )
     try:
-        module = importlib.import_module(module_name)
+        module = _import(module_name)
     except ImportError as error:
         raise UsageError(
             f"chaoskit: cannot import the agent's module {module_name!r}: {error}. "
@@ -36,3 +38,21 @@ def load_agent(spec: str) -> Agent:
     if not callable(target):
         raise UsageError(f"chaoskit: agent {spec!r} is a {type(target).__name__}, not a callable.")
     return target
+
+
+def _import(module_name: str) -> object:
+    """Import a module, searching the current directory too, as ``python -m`` does.
+
+    The ``chaoskit`` command is an installed script, so the project the user runs it from is
+    not on ``sys.path`` unless put there: it is, only when the import fails without it.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        here = os.getcwd()
+        missing = error.name or ""
+        ours = module_name == missing or module_name.startswith(missing + ".")
+        if not ours or here in sys.path or "" in sys.path:
+            raise
+        sys.path.insert(0, here)
+        return importlib.import_module(module_name)

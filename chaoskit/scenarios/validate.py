@@ -23,6 +23,10 @@ __all__ = ["validate"]
 _FAULT: TypeAdapter[Fault] = TypeAdapter(Fault)
 
 
+_REGISTER_HINT = (
+    "A backend of your own must be registered before the scenario loads, with "
+    "chaoskit.fakes.register_backend(): in conftest.py, or in the module the agent comes from."
+)
 _SCHEDULE_KEYS = {"calls", "always", "window", "explore", "name", "target", "kind"}
 
 
@@ -30,6 +34,7 @@ def validate(data: Mapping[str, Any], *, where: str) -> Scenario:
     """A :class:`Scenario` from a TOML table or keyword arguments, else :class:`InvalidScenario`."""
     data = dict(data)
     options = _lift_options(data, where)
+    _check_unregistered_tables(data, where)
     _check_keys(data, [*Scenario.model_fields, *_optioned()], where, section="")
     data["options"] = options
     data["faults"] = [
@@ -77,6 +82,17 @@ def _lift_options(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]
     return options
 
 
+def _check_unregistered_tables(data: Mapping[str, Any], where: str) -> None:
+    """A table named after a listed backend that is not registered: say how to register it."""
+    listed = data.get("backends") or ()
+    for key, value in data.items():
+        if isinstance(value, Mapping) and key in listed and key not in backend_names():
+            raise InvalidScenario(
+                f"{where}: [{key}] gives options to backend {key!r}, but no backend of that "
+                f"name is registered. {_REGISTER_HINT}"
+            )
+
+
 def _as_list(value: Any, where: str, field: str) -> list[Any]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return list(value)
@@ -92,7 +108,7 @@ def _check_keys(data: Mapping[str, Any], known: Iterable[str], where: str, secti
         if key not in names:
             hint = did_you_mean(key, names)
             raise InvalidScenario(
-                f"{where}: unknown field {section}{key!r}.{hint} Allowed: {', '.join(names)}."
+                f"{where}: unknown field {section + key!r}.{hint} Allowed: {', '.join(names)}."
             )
 
 
@@ -141,9 +157,7 @@ def _check_semantics(built: Scenario, where: str) -> None:
     for name in backends:
         if name not in backend_names():
             raise InvalidScenario(
-                f"{where}, backends: {_unknown(name, backend_names(), 'backend')} "
-                "A backend of your own must be registered first, with "
-                "chaoskit.fakes.register_backend()."
+                f"{where}, backends: {_unknown(name, backend_names(), 'backend')} {_REGISTER_HINT}"
             )
     if built.model is not None:
         backends = (*backends, built.model.provider)
