@@ -53,9 +53,10 @@ def module_names(root: Path) -> dict[str, Path]:
     return names
 
 
-def imports(root: Path) -> Iterator[Import]:
+def imports(root: Path, top: str | None = None) -> Iterator[Import]:
+    """The imports of ``top`` (default: the package itself) made by the package's modules."""
     modules = module_names(root)
-    top = root.name
+    top = top or root.name
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         for node, at_load in _walk(ast.parse(path.read_text(encoding="utf-8")), at_load=True):
@@ -153,6 +154,12 @@ def test_no_sub_package_imports_one_above_it() -> None:
 
 def test_no_module_takes_part_in_an_import_cycle() -> None:
     assert import_cycles(PACKAGE) == []
+
+
+def test_only_the_engine_s_hypothesis_module_drives_hypothesis() -> None:
+    """Hypothesis's settings and internals have one home; settings only names the database type."""
+    users = {found.source for found in imports(PACKAGE, "hypothesis")}
+    assert users == {"chaoskit.engine.hypothesis", "chaoskit.engine.settings"}
 
 
 def test_every_sub_package_has_a_declared_layer() -> None:

@@ -8,19 +8,44 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import hypothesis.core as _hypothesis_core
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import ExampleDatabase
+from hypothesis.errors import Flaky
 
 from chaoskit.engine.settings import EngineSettings
 from chaoskit.scenarios import Scenario
 
-__all__ = ["Failed", "hypothesis_test", "reproduce_blob", "seeded"]
+__all__ = [
+    "Draws",
+    "Failed",
+    "Flaky",
+    "draw_choice",
+    "draw_world_seed",
+    "hypothesis_test",
+    "reproduce_blob",
+    "seeded",
+]
+
+#: What one example draws its choices from.
+Draws = st.DataObject
+_T = TypeVar("_T")
+
+
+def draw_world_seed(data: Draws) -> int:
+    """The seed of the example's generated world (shrinks towards 0)."""
+    return data.draw(st.integers(0, 2**16 - 1), label="world seed")
+
+
+def draw_choice(data: Draws, options: Sequence[_T]) -> _T | None:
+    """One of ``options`` or ``None`` (shrinks towards ``None``: no fault, no misbehaviour)."""
+    return data.draw(st.sampled_from((None, *options)))
 
 
 class Failed(Exception):
@@ -37,7 +62,7 @@ def reproduce_blob(found: BaseException) -> str | None:
 
 
 def hypothesis_test(
-    body: Callable[[st.DataObject], None],
+    body: Callable[[Draws], None],
     scenario: Scenario,
     agent_name: str,
     config: EngineSettings,

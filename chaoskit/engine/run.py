@@ -10,13 +10,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from hypothesis import strategies as st
-from hypothesis.errors import Flaky
-
 from chaoskit.core.agent import Agent
 from chaoskit.core.errors import UsageError
 from chaoskit.engine.example import backends_for, run_example
-from chaoskit.engine.hypothesis import Failed, hypothesis_test, reproduce_blob, seeded
+from chaoskit.engine.hypothesis import (
+    Draws,
+    Failed,
+    Flaky,
+    draw_choice,
+    draw_world_seed,
+    hypothesis_test,
+    reproduce_blob,
+    seeded,
+)
 from chaoskit.engine.recorder import RunRecorder
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
 from chaoskit.engine.tally import Tally, count, errored, summarise
@@ -52,21 +58,21 @@ def explore(
     tally = Tally()
     owner = threading.get_ident()
 
-    def one_example(data: st.DataObject) -> None:
-        world_seed = data.draw(st.integers(0, 2**16 - 1), label="world seed")
+    def one_example(data: Draws) -> None:
+        world_seed = draw_world_seed(data)
         decisions: list[Decision] = []
 
         def decide(call: Call, candidates: Sequence[FaultRule]) -> FaultRule | None:
             if threading.get_ident() != owner:
                 return None  # draws must come from the thread Hypothesis runs in
-            pick = data.draw(st.sampled_from((None, *candidates)))
+            pick = draw_choice(data, candidates)
             decisions.append(Decision(call=call.index, rule=None if pick is None else pick.label))
             return pick
 
         def misbehave(call: ModelCall) -> str | None:
             if threading.get_ident() != owner or scenario.model is None:
                 return None
-            pick = data.draw(st.sampled_from((None, *scenario.model.explore)))
+            pick = draw_choice(data, scenario.model.explore)
             decisions.append(Decision(call=call.number, rule=pick, kind="model"))
             return pick
 
