@@ -85,5 +85,7 @@ def chaos(request: pytest.FixtureRequest) -> Chaos:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """xdist: every worker explores with the controller's seed."""
-    node.workerinput["chaoskit_seed"] = node.config.stash[SETTINGS].seed
+    """xdist: every worker explores with the controller's seed and database choice."""
+    settings = node.config.stash[SETTINGS]
+    node.workerinput["chaoskit_seed"] = settings.seed
+    node.workerinput["chaoskit_database"] = settings.database

@@ -1,7 +1,9 @@
 """The results model: versioned, JSON-serialisable, the one input of reports and replays.
 
 Same seed, same results: nothing here depends on wall-clock time, except ``RunResult.timing``,
-which is excluded from the canonical JSON (see :meth:`RunResult.canonical_json`).
+which is excluded from the canonical JSON (see :meth:`RunResult.canonical_json`). A run that used
+Hypothesis's example database says so (``RunResult.database``): replaying saved failures first
+changes what the run explores, so only a run without it is reproducible byte for byte.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from chaoskit.fakes import LedgerEntry
 from chaoskit.world.trace import Event
 
 __all__ = [
+    "READABLE_SCHEMA_VERSIONS",
     "SCHEMA_VERSION",
     "Coverage",
     "Decision",
@@ -24,6 +27,8 @@ __all__ = [
     "Example",
     "Finding",
     "FiredFault",
+    "Gate",
+    "InvalidInput",
     "InvariantSummary",
     "RunResult",
     "ScenarioResult",
@@ -31,13 +36,28 @@ __all__ = [
     "model_mode",
 ]
 
-SCHEMA_VERSION = 1
+#: Version 2 added ``invalid``, ``interrupted`` and ``database`` to the run, ``interrupted`` to
+#: scenarios, and the scenario status ``interrupted``.
+SCHEMA_VERSION = 2
+#: Versions this chaoskit reads: every field added since has a default.
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 VerdictStatus = Literal["held", "violated", "unknown"]
 SummaryStatus = Literal["held", "violated", "unknown", "not_exercised"]
-ScenarioStatus = Literal["held", "violated", "not_exercised", "error"]
+#: ``interrupted``: Ctrl-C cut the scenario short before it found a violation; never held.
+ScenarioStatus = Literal["held", "violated", "not_exercised", "error", "interrupted"]
+#: What a whole run says: ``interrupted`` wins over ``fail``, and neither is ever a pass.
+Gate = Literal["pass", "fail", "interrupted"]
 FindingKind = Literal[
-    "agent_raised", "agent_hung", "unknown_host", "threads_left", "bad_reply", "model_script"
+    "agent_raised",
+    "agent_hung",
+    "unknown_host",
+    "threads_left",
+    "bad_reply",
+    "model_script",
+    "ground_truth_tampered",
+    "network_refused",
+    "process_spawned",
 ]
 
 
@@ -149,6 +169,15 @@ class ScenarioResult(FrozenModel):
     hypothesis_blob: str | None = None
     error: str | None = None
     not_exercised: tuple[str, ...] = ()
+    #: Ctrl-C stopped the exploration: only the examples that finished are counted.
+    interrupted: bool = False
+
+
+class InvalidInput(FrozenModel):
+    """An input the run could not use (a scenario file that does not load): the run fails."""
+
+    source: str
+    message: str
 
 
 class Timing(FrozenModel):
@@ -169,11 +198,26 @@ class RunResult(FrozenModel):
     examples_per_scenario: int
     model_mode: Literal["scripted", "live", "none"] = "none"
     scenarios: tuple[ScenarioResult, ...] = ()
+    #: Inputs that could not be run, e.g. scenario files that do not validate.
+    invalid: tuple[InvalidInput, ...] = ()
+    #: Ctrl-C stopped the run: the results hold only what finished.
+    interrupted: bool = False
+    #: Hypothesis's example database was used (saved failures ran first).
+    database: bool = False
     timing: Timing | None = Field(default=None)
 
     @property
+    def gate(self) -> Gate:
+        """``pass`` only when the run finished, every input was valid and every scenario held."""
+        if self.interrupted or any(s.interrupted for s in self.scenarios):
+            return "interrupted"
+        if self.invalid or any(s.status != "held" for s in self.scenarios):
+            return "fail"
+        return "pass"
+
+    @property
     def passed(self) -> bool:
-        return all(s.status == "held" for s in self.scenarios)
+        return self.gate == "pass"
 
     def canonical_json(self) -> str:
         """The JSON without wall-clock facts: identical for identical seeds."""

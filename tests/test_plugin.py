@@ -241,11 +241,12 @@ def test_the_packaged_scenarios_folder_is_a_valid_default(tmp_path: Path) -> Non
 def test_ctrl_c_still_writes_a_report_of_what_finished(project: pytest.Pytester) -> None:
     project.makepyfile(
         stopping="""
+        import os, signal
         import myagent
 
         def agent(task):
             if task.message.startswith("STOP"):
-                raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a run
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of a run
             return myagent.hardened(task)
         """
     )
@@ -258,5 +259,180 @@ def test_ctrl_c_still_writes_a_report_of_what_finished(project: pytest.Pytester)
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.INTERRUPTED
     data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
-    assert [s["scenario"] for s in data["scenarios"]] == ["refund-timeout-after-commit"]
-    assert (project.path / "reports" / "chaoskit.html").exists()
+    finished, *cut = [(s["scenario"], s["status"], s["interrupted"]) for s in data["scenarios"]]
+    assert finished == ("refund-timeout-after-commit", "held", False)
+    # The scenario Ctrl-C stopped is listed when the engine hands over what finished of it.
+    assert cut in ([], [("stop", "interrupted", True)])
+    assert data["interrupted"] is True
+    assert gate_word(project) == "INTERRUPTED"
+    result.stdout.fnmatch_lines(["chaoskit: INTERRUPTED by Ctrl-C: 1 held*"])
+
+
+def gate_word(project: pytest.Pytester) -> str:
+    page = (project.path / "reports" / "chaoskit.html").read_text()
+    return page.split('<div class="gate-word">', 1)[1].split("<", 1)[0]
+
+
+INTERRUPT_THE_SECOND = """
+import chaoskit.engine
+from chaoskit.core.errors import RunInterrupted
+
+_explore = chaoskit.engine.explore
+_started = []
+
+
+def explore(scenario, agent, **kwargs):
+    # What the engine does on Ctrl-C: RunInterrupted carries what finished of the scenario.
+    _started.append(scenario.name)
+    result = _explore(scenario, agent, **kwargs)
+    if len(_started) == 2:
+        raise RunInterrupted(result.model_copy(update={"examples": 3}))
+    return result
+
+
+chaoskit.engine.explore = explore
+"""
+
+
+def test_ctrl_c_keeps_the_cut_scenarios_examples_and_marks_the_report(
+    project: pytest.Pytester,
+) -> None:
+    project.makeconftest(INTERRUPT_THE_SECOND)
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--chaos-examples=25", "--chaos-agent=myagent:hardened",
+        "--chaos-seed=1",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert data["interrupted"] is True
+    statuses = {(s["status"], s["interrupted"], s["examples"]) for s in data["scenarios"]}
+    assert statuses == {("held", False, 25), ("interrupted", True, 3)}
+    assert gate_word(project) == "INTERRUPTED"
+    result.stdout.fnmatch_lines(
+        [
+            "INTERRUPTED * 3 examples, * faults fired",
+            "chaoskit: INTERRUPTED by Ctrl-C: 1 held, 1 interrupted; *",
+        ]
+    )
+
+
+def test_a_bad_scenario_file_is_listed_in_the_report_and_fails_its_gate(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "scenarios" / "broken.toml").write_text(
+        'name = "broken"\ntask = "{order.nope}"\n'
+    )
+    result = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=1", "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert [s["status"] for s in data["scenarios"]] == ["held", "held"]
+    (invalid,) = data["invalid"]
+    assert Path(invalid["source"]).name == "broken.toml"
+    assert "template field {order.nope} is not in the world" in invalid["message"]
+    assert gate_word(project) == "FAIL"
+    result.stdout.fnmatch_lines(
+        [
+            "invalid *broken.toml, task: template field {order.nope} is not in the world*",
+            "chaoskit: FAIL: 2 held; 1 invalid input, not run: fix it (listed above)",
+        ]
+    )
+
+
+def test_a_scenario_the_chaos_fixture_cannot_load_is_listed_too(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_agent="""
+        def test_typo(chaos):
+            chaos.check("refund-timeout-after-comit", agent="myagent:hardened")
+        """
+    )
+    result = project.runpytest("-p", "no:cacheprovider", "--chaos-seed=1", "test_agent.py")
+    result.assert_outcomes(failed=1)
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    (invalid,) = data["invalid"]
+    assert invalid["source"] == "refund-timeout-after-comit"
+    assert "Did you mean 'refund-timeout-after-commit'?" in invalid["message"]
+
+
+def test_seed_0_the_ci_default_is_accepted(project: pytest.Pytester) -> None:
+    result = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=0", "-k", "loose")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["chaoskit * seed 0", "*pytest --chaos-seed=0*"])
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert (data["seed"], data["database"]) == (0, False)
+    negative = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=-1")
+    assert negative.ret == pytest.ExitCode.USAGE_ERROR
+    negative.stderr.fnmatch_lines(["*chaoskit: --chaos-seed must be at least 0, got -1.*"])
+
+
+def test_the_same_seed_gives_the_same_results_json_but_its_timing(
+    project: pytest.Pytester,
+) -> None:
+    def results() -> dict[str, object]:
+        outcome = run(project, "--chaos-agent=myagent:naive", "--chaos-seed=4", "-k", "loose")
+        assert outcome.ret == 1
+        data: dict[str, object] = json.loads(
+            (project.path / "reports" / "chaoskit.json").read_text()
+        )
+        assert data.pop("timing")
+        return data
+
+    first = results()
+    assert first == results()
+    assert first["database"] is False
+
+
+def test_without_a_seed_the_example_database_is_used_and_recorded(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    # In a subprocess: its example database is the project's own (.hypothesis/ in its folder).
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--chaos-examples=10", "--chaos-agent=myagent:hardened",
+        "-k", "loose",
+    )  # fmt: skip
+    assert result.ret == 0
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert data["database"] is True
+
+
+def test_the_wall_limit_is_an_option_and_a_busy_agent_is_stopped_by_it(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(busy="def spins(task):\n    while True:\n        pass\n")
+    result = run(project, "--chaos-agent=busy:spins", "--chaos-wall-seconds=0.2", "-k", "loose")
+    assert result.ret == 1
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    (loose,) = data["scenarios"]
+    messages = [f["message"] for f in loose["counterexample"]["findings"]]
+    assert any("0.2 s of real time" in m for m in messages), messages
+    refused = run(project, "--chaos-agent=busy:spins", "--chaos-wall-seconds=0")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*chaoskit: --chaos-wall-seconds must be more than 0*"])
+
+
+def test_a_worker_killed_by_the_agent_fails_the_report_instead_of_a_pass(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_exits="""
+import os
+from myagent import hardened
+
+def exits(task):
+    os._exit(3)
+
+def test_exits(chaos):
+    chaos.check("scenarios/refund_loose.toml", agent=exits)
+
+def test_holds(chaos):
+    chaos.check("scenarios/refund_loose.toml", agent=hardened)
+"""
+    )
+    result = run(project, "--chaos-seed=1", "-n", "2", "test_exits.py")
+    assert result.ret == 1
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert [s["status"] for s in data["scenarios"]] == ["held"]  # the other result is kept
+    (lost,) = data["invalid"]
+    assert lost["source"] == "test_exits.py::test_exits"
+    assert "crashed" in lost["message"]
+    assert gate_word(project) == "FAIL"

@@ -83,7 +83,8 @@ def run(
         },
     )
     with world:
-        reply, findings = run_agent(agent, task, world.clock, wall_guard=10.0)
+        ran = run_agent(agent, task, world.clock, wall_limit=10.0)
+    reply, findings = ran.reply, ran.findings
     assert findings == [], findings
     view = RunView(
         scenario="pydantic-ai",

@@ -36,6 +36,7 @@ from chaoskit.results import (
     Example,
     Finding,
     FiredFault,
+    InvalidInput,
     InvariantSummary,
     RunResult,
     ScenarioResult,
@@ -228,6 +229,12 @@ def make_result(
         examples_per_scenario=examples,
         model_mode="scripted",
         scenarios=(*runs, errored),
+        invalid=(
+            InvalidInput(
+                source=f"scenarios/bad{t}.toml",
+                message=f"scenarios/bad{t}.toml, task: template field {{order.nope{t}}} …",
+            ),
+        ),
         timing=Timing(started=f"2025-01-01T00:00:00Z{t}", duration_seconds=12.5),
     )
 
@@ -370,6 +377,8 @@ def _fields(data: Any) -> dict[str, Callable[[Any], Any]]:
         "usage": ex["usage"],
         "agent (run)": data["run"]["agent"],
         "errored scenario": data["run"]["scenarios"][-1]["error"],
+        "invalid input source": data["run"]["invalid"][0]["source"],
+        "invalid input message": data["run"]["invalid"][0]["message"],
     }
 
 

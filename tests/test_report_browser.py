@@ -21,7 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from chaoskit.engine import EngineSettings, run_scenarios
 from chaoskit.report.html import render_html
-from chaoskit.results import RunResult
+from chaoskit.results import InvalidInput, RunResult
 from chaoskit.scenarios import load_scenario
 from tests.test_engine import retries_with_new_keys, retries_with_one_key
 from tests.test_report import PAYLOADS, REPORT_TAGS, make_result, make_scenario
@@ -70,6 +70,10 @@ PROBE = """(() => {
       .filter(a => /^(href|src|srcset|action|formaction|data|xlink:href|poster)$/i.test(a.name))
       .map(a => a.value).filter(v => !/^#sc-[0-9]+$/.test(v)),
     title: document.title,
+    gate: document.getElementById("gate").className,
+    gateWord: document.querySelector("#gate .gate-word").textContent,
+    interrupted: document.querySelectorAll("#interrupted").length,
+    invalid: [...document.querySelectorAll("#invalid .invalid-list li")].map(li => li.textContent),
   });
 })()"""
 
@@ -244,7 +248,10 @@ def test_the_injection_corpus_adds_nothing_to_the_live_dom(
 ) -> None:
     short = [p for p in PAYLOADS if len(p) < 10_000]
     scenarios = tuple(make_scenario(p, index=i, examples=20) for i, p in enumerate(short))
-    result = make_result(PAYLOADS[0]).model_copy(update={"scenarios": scenarios})
+    invalid = tuple(InvalidInput(source=f"bad{p}.toml", message=f"bad: {p}") for p in short)
+    result = make_result(PAYLOADS[0]).model_copy(
+        update={"scenarios": scenarios, "invalid": invalid}
+    )
     found = open_report(browser, render_html(result), tmp_path)
     assert found["errors"] == [] and found["csp"] == []
     assert set(found["tags"]) <= REPORT_DOM_TAGS, set(found["tags"]) - REPORT_DOM_TAGS
@@ -253,6 +260,21 @@ def test_the_injection_corpus_adds_nothing_to_the_live_dom(
     assert found["cells"] == len(short) * 3 * len(short)
     assert found["timelines"] == 3 * len(short)  # the counterexample and two samples each
     assert "<script>alert(1)</script>" in found["title"]
+    # Every invalid input is listed, its payload drawn as text; the gate fails.
+    assert len(found["invalid"]) == len(short)
+    assert "bad<script>alert(1)</script>.toml" in found["invalid"][0]
+    assert "bad: <script>alert(1)</script>" in found["invalid"][0]
+    assert found["gate"] == "gate fail" and found["gateWord"] == "FAIL"
+
+
+def test_an_interrupted_run_shows_its_gate_and_why(browser: DevTools, tmp_path: Path) -> None:
+    cut = make_scenario().model_copy(update={"status": "interrupted", "interrupted": True})
+    result = make_result().model_copy(update={"scenarios": (cut,), "interrupted": True})
+    found = open_report(browser, render_html(result), tmp_path)
+    assert found["errors"] == [] and found["csp"] == []
+    assert found["gate"] == "gate interrupted" and found["gateWord"] == "INTERRUPTED"
+    assert found["interrupted"] == 1
+    assert found["title"].startswith("chaoskit INTERRUPTED")
 
 
 def test_the_csp_blocks_markup_slipped_into_a_page(browser: DevTools, tmp_path: Path) -> None:

@@ -75,8 +75,25 @@ def _parser() -> argparse.ArgumentParser:
 def _engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--examples", type=int, default=100, help="examples per scenario")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: random)")
+    parser.add_argument(
+        "--wall-seconds",
+        type=_positive_seconds,
+        default=30.0,
+        help="real seconds an example may run before the agent is interrupted, then abandoned "
+        "(default 30; a scenario's [budget] wall_seconds wins)",
+    )
     parser.add_argument("--report", default=str(DEFAULT_REPORT), help="HTML report path")
     parser.add_argument("--json", default=None, help="results JSON (default: beside the report)")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return seconds
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -84,16 +101,32 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from chaoskit.core.loading import load_agent
-    from chaoskit.scenarios import load_scenarios
 
     agent = load_agent(args.agent)
-    scenarios, errors = load_scenarios(args.scenarios)
-    for error in errors:
-        print(error, file=sys.stderr)
-    if not scenarios and not errors:
+    scenarios, invalid = _load_scenarios(args.scenarios)
+    for _, message in invalid:
+        print(message, file=sys.stderr)
+    if not scenarios and not invalid:
         raise UsageError(f"chaoskit: no scenario files (*.toml) under {', '.join(args.scenarios)}.")
-    result = _explore_all([(s, agent, args.agent) for s in scenarios], args)
-    return 0 if result.passed and not errors else 1
+    result = _explore_all([(s, agent, args.agent) for s in scenarios], args, invalid)
+    return 0 if result.passed else 1
+
+
+def _load_scenarios(paths: Sequence[str]) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Every ``*.toml`` under ``paths``, loaded; and (file, message) for each one that is not."""
+    from chaoskit.core.errors import InvalidScenario
+    from chaoskit.scenarios import load_scenario
+
+    loaded: list[Any] = []
+    invalid: list[tuple[str, str]] = []
+    for raw in paths:
+        path = Path(raw)
+        for file in sorted(path.rglob("*.toml")) if path.is_dir() else [path]:
+            try:
+                loaded.append(load_scenario(file))
+            except InvalidScenario as error:
+                invalid.append((str(file), str(error)))
+    return loaded, invalid
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -114,31 +147,58 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explore_all(jobs: Sequence[tuple[Any, Any, str]], args: argparse.Namespace) -> Any:
+def _explore_all(
+    jobs: Sequence[tuple[Any, Any, str]],
+    args: argparse.Namespace,
+    invalid: Sequence[tuple[str, str]] = (),
+) -> Any:
+    """Explore every job and write the report; after Ctrl-C, write it marked INTERRUPTED.
+
+    A seed given with ``--seed`` (or fixed to 0 in CI) turns Hypothesis's example database
+    off, so the run is reproducible; a random seed keeps it, so found failures run first.
+    """
+    import os
     import random
 
     from chaoskit.engine import EngineSettings, RunRecorder, explore
-    from chaoskit.report.text import describe_failure, summary_lines
+    from chaoskit.report.text import describe_failure, run_summary_lines, summary_lines
 
-    seed = args.seed if args.seed is not None else random.randrange(2**31)
-    config = EngineSettings(examples=args.examples, seed=seed)
+    fixed = args.seed is not None or bool(os.environ.get("CI"))
+    seed = args.seed if args.seed is not None else (0 if fixed else random.randrange(2**31))
+    config = EngineSettings(
+        examples=args.examples, seed=seed, database=not fixed, wall_guard=args.wall_seconds
+    )
     print(f"chaoskit: seed {seed} (reproduce with --seed {seed})")
-    recorder = RunRecorder(seed=seed, examples=args.examples)
+    recorder = RunRecorder(seed=seed, examples=args.examples, database=config.use_database)
+    for source, message in invalid:
+        recorder.invalid(source, message)
     try:
         for scenario, agent, name in jobs:
             result = explore(scenario, agent, agent_name=name, config=config, progress=_progress())
             recorder.add(result)
             print(summary_lines([result])[0])
-    finally:  # Ctrl-C still writes a partial report of what finished
-        if recorder.results:
-            json_path = args.json or Path(args.report).with_suffix(".json")
-            problem = recorder.write(args.report, json_path)
-            print(problem or f"chaoskit: report {args.report}, results {json_path}")
+    except KeyboardInterrupt as stop:  # Ctrl-C still writes a report of what finished
+        recorder.interrupt(stop)
+        _write_report(recorder, args)
+        print("\n".join(run_summary_lines(recorder.result())))
+        raise
+    _write_report(recorder, args)
     for result in recorder.results:
         if result.status != "held":
             print()
             print(describe_failure(result))
-    return recorder.result()
+    run = recorder.result()
+    print()
+    print("\n".join(run_summary_lines(run)))
+    return run
+
+
+def _write_report(recorder: Any, args: argparse.Namespace) -> None:
+    if not recorder.recorded:
+        return
+    json_path = args.json or Path(args.report).with_suffix(".json")
+    problem = recorder.write(args.report, json_path)
+    print(problem or f"chaoskit: report {args.report}, results {json_path}")
 
 
 def _progress() -> Any:

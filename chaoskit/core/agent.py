@@ -11,9 +11,11 @@ a string, or a :class:`Reply` with explicit claims per intent.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
+from types import MappingProxyType
 from typing import Literal, TypeAlias
 
 from httpx import AsyncClient, Client
@@ -35,13 +37,18 @@ class Principal(FrozenModel):
 
 
 class Budget(FrozenModel):
-    """What a run may spend. ``None`` means unlimited; ``seconds`` is virtual wall time."""
+    """What a run may spend. ``None`` means unlimited; ``seconds`` is virtual wall time.
+
+    ``wall_seconds`` is real time, the last resort against an agent that busy-loops or waits
+    where chaoskit cannot make time virtual (default: the run's limit, 30 s).
+    """
 
     tool_calls: int | None = Field(default=None, ge=0)
     model_calls: int | None = Field(default=None, ge=0)
     tokens: int | None = Field(default=None, ge=0)
     usd: float | None = Field(default=None, ge=0)
     seconds: float = Field(default=600.0, gt=0)
+    wall_seconds: float | None = Field(default=None, gt=0)
 
 
 class Claim(FrozenModel):
@@ -60,15 +67,20 @@ class Reply(FrozenModel):
 
 
 class Clients:
-    """Ready HTTP clients, shared across runs (a fresh default httpx client costs ~28 ms)."""
+    """Ready HTTP clients, made on first use; each example gets a set of its own, so headers
+    and cookies one run sets never reach the next.
+
+    They share one TLS context (building one is what makes a fresh httpx client cost ~28 ms);
+    no request leaves the process anyway.
+    """
 
     @cached_property
     def httpx(self) -> Client:
-        return Client(timeout=10.0)
+        return Client(timeout=10.0, verify=_tls_context())
 
     @cached_property
     def async_httpx(self) -> AsyncClient:
-        return AsyncClient(timeout=10.0)
+        return AsyncClient(timeout=10.0, verify=_tls_context())
 
     @cached_property
     def requests(self) -> object:
@@ -78,7 +90,9 @@ class Clients:
         return requests.Session()
 
 
-SHARED_CLIENTS = Clients()
+@lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,12 @@ class Task:
     urls: Mapping[str, str]
     credentials: Mapping[str, str]
     budget: Budget = field(default_factory=Budget)
-    clients: Clients = field(default=SHARED_CLIENTS, repr=False)
+    clients: Clients = field(default_factory=Clients, repr=False)
+
+    def __post_init__(self) -> None:
+        # Read-only views: an agent that writes to them would change what the next one sees.
+        object.__setattr__(self, "urls", MappingProxyType(dict(self.urls)))
+        object.__setattr__(self, "credentials", MappingProxyType(dict(self.credentials)))
 
     def auth(self, backend: str) -> dict[str, str]:
         """``{"Authorization": "Bearer …"}`` for a backend."""

@@ -7,6 +7,7 @@ __all__ = [
     "InvalidFault",
     "InvalidScenario",
     "InvariantViolation",
+    "RunInterrupted",
     "UsageError",
     "WorldError",
 ]
@@ -34,3 +35,15 @@ class WorldError(UsageError):
 
 class InvariantViolation(ChaoskitError, AssertionError):
     """A finding: the agent broke an invariant. Not a usage mistake."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a scenario: still a ``KeyboardInterrupt``, carrying what finished.
+
+    ``partial`` is the interrupted scenario's result so far (a ``ScenarioResult`` marked
+    ``interrupted``, with every example that finished), or ``None`` when none had.
+    """
+
+    def __init__(self, partial: object | None = None) -> None:
+        super().__init__("interrupted")
+        self.partial = partial

@@ -6,13 +6,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chaoskit.core.agent import Agent, Principal, Task
+from chaoskit.engine.guarding import guard_findings
 from chaoskit.engine.model import (
     Chooser,
     install_model,
     misbehaviours_fired,
     model_findings,
 )
-from chaoskit.engine.runner import run_agent
+from chaoskit.engine.runner import Conductor, run_agent
 from chaoskit.fakes import FakeBackend
 from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class
 from chaoskit.invariants import Invariant, RunView, ledger_evidence
@@ -27,6 +28,7 @@ from chaoskit.scenarios import Scenario
 from chaoskit.world.data import WorldData, build_world
 from chaoskit.world.faults import FaultRule
 from chaoskit.world.injector import Call
+from chaoskit.world.integrity import tampering
 from chaoskit.world.trace import FaultEvent, RequestEvent, UnroutedEvent
 from chaoskit.world.world import World
 
@@ -67,19 +69,26 @@ def run_example(
     world_seed: int,
     decide: Callable[[Call, Sequence[FaultRule]], FaultRule | None] | None,
     decisions: list[Decision],
-    wall_guard: float,
+    wall_limit: float,
     misbehave: Chooser | None = None,
+    conductor: Conductor | None = None,
 ) -> Example:
-    """Run the agent once in a fresh world and judge the run."""
+    """Run the agent once in a fresh world and judge the run.
+
+    ``wall_limit`` is the real-time limit unless the scenario's budget sets ``wall_seconds``.
+    """
     world.injector.decide = decide
     world.reset(seed=world_seed)
     data = build_world(world_seed, scenario.world, world.backends)
     model = install_model(scenario, world, data, misbehave)
     task = _task(scenario, data, world)
+    limit = scenario.budget.wall_seconds or wall_limit
     with world:
-        reply, findings = run_agent(agent, task, world.clock, wall_guard=wall_guard)
+        ran = run_agent(agent, task, world.clock, wall_limit=limit, conductor=conductor)
+    world.abandon(ran.abandoned)
+    reply, findings = ran.reply, ran.findings
     trace = world.trace.events
-    findings += _unrouted(world)
+    findings += _unrouted(world) + guard_findings(trace) + _tampered(world)
     faults = _fired(trace)
     usage: dict[str, float] = {}
     if model is not None:
@@ -115,6 +124,23 @@ def run_example(
         virtual_seconds=world.clock.monotonic(),
         usage=usage,
     )
+
+
+def _tampered(world: World) -> list[Finding]:
+    problems = tampering(world)
+    if not problems:
+        return []
+    return [
+        Finding(
+            kind="ground_truth_tampered",
+            message=(
+                "The fakes' ground truth was tampered with during this run: "
+                + "; ".join(problems)
+                + ". The invariants of this example cannot be trusted; an agent must reach "
+                "the backends only through their APIs."
+            ),
+        )
+    ]
 
 
 def _fired(trace: Sequence[Any]) -> tuple[FiredFault, ...]:

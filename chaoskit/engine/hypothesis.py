@@ -71,8 +71,7 @@ def hypothesis_test(
     if isinstance(config.database, ExampleDatabase):
         database = config.database
     else:
-        use_database = config.database if config.database is not None else not config.in_ci
-        database = settings().database if use_database else None
+        database = settings().database if config.use_database else None
     test = settings(
         max_examples=config.examples,
         deadline=None,
@@ -94,7 +93,8 @@ def hypothesis_test(
 
 @contextmanager
 def seeded(seed: int | None, salt: str) -> Iterator[None]:
-    """Make Hypothesis's own random choices follow ``seed`` while keeping its database.
+    """Make Hypothesis's own random choices follow ``seed`` (a database, if one is forced on
+    with a seed, is still used).
 
     ``@hypothesis.seed`` would also do, but Hypothesis then neither saves nor replays failures
     (a seeded run is meant to be reproducible), and a found failure must run first next time.

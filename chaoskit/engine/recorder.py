@@ -1,8 +1,13 @@
 """One run, however it is driven: the API, the CLI and the pytest plugin all record through here.
 
 >>> recorder = RunRecorder(seed=0, examples=100)
+>>> recorder.invalid("scenarios/bad.toml", "scenarios/bad.toml: not valid TOML: …")
 >>> recorder.add(explore(scenario, agent, agent_name="shop:agent"))  # doctest: +SKIP
 >>> recorder.write("reports/chaoskit.html")  # doctest: +SKIP
+
+After Ctrl-C, ``recorder.interrupt(stop)`` keeps the cut scenario's finished examples (the
+engine's :class:`~chaoskit.core.errors.RunInterrupted` carries them) and marks the run
+interrupted, so its report can never say PASS.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import time
 from pathlib import Path
 
 from chaoskit._version import __version__
+from chaoskit.core.errors import RunInterrupted
+from chaoskit.engine.tally import cut_short
 from chaoskit.report.html import write_report
-from chaoskit.results import RunResult, ScenarioResult, Timing, model_mode
+from chaoskit.results import InvalidInput, RunResult, ScenarioResult, Timing, model_mode
 
 __all__ = ["RunRecorder"]
 
@@ -23,23 +30,55 @@ class RunRecorder:
 
     ``ordered`` sorts the results by scenario and agent (the plugin's results arrive in
     whatever order xdist workers finish); otherwise they keep the order they were added in.
+    ``database`` records whether the engine used Hypothesis's example database
+    (:attr:`EngineSettings.use_database <chaoskit.engine.settings.EngineSettings.use_database>`).
     """
 
-    def __init__(self, *, seed: int | None, examples: int, ordered: bool = False) -> None:
+    def __init__(
+        self, *, seed: int | None, examples: int, ordered: bool = False, database: bool = False
+    ) -> None:
         self.seed = seed
         self.examples = examples
         self.ordered = ordered
+        self.database = database
         self.results: list[ScenarioResult] = []
+        self.invalid_inputs: list[InvalidInput] = []
+        self.interrupted = False
         self.started = time.time()
+        self._partials: list[ScenarioResult] = []
 
     def add(self, result: ScenarioResult) -> None:
         self.results.append(result)
 
+    def invalid(self, source: str, message: str) -> None:
+        """An input that could not be run (a scenario file that does not load): the run fails."""
+        self.invalid_inputs.append(InvalidInput(source=source, message=message))
+
+    def interrupt(self, stop: BaseException | None = None) -> None:
+        """Ctrl-C: mark the run interrupted and keep what ``stop`` carries of the cut scenario.
+
+        ``stop`` is the ``KeyboardInterrupt`` caught; when it is the engine's
+        :class:`RunInterrupted`, its partial scenario result (examples that finished) is added.
+        Safe to call twice with the same exception: the partial result is added once.
+        """
+        self.interrupted = True
+        partial = stop.partial if isinstance(stop, RunInterrupted) else None
+        if isinstance(partial, ScenarioResult) and not any(p is partial for p in self._partials):
+            self._partials.append(partial)
+            self.add(cut_short(partial))
+
+    @property
+    def recorded(self) -> bool:
+        """Whether there is anything to report: a result, an invalid input or an interruption."""
+        return bool(self.results or self.invalid_inputs or self.interrupted)
+
     def result(self) -> RunResult:
         """The run so far: what finished, with the time since the recorder was made."""
         results = list(self.results)
+        invalid = list(self.invalid_inputs)
         if self.ordered:
             results.sort(key=lambda r: (r.scenario, r.agent))
+            invalid.sort(key=lambda i: (i.source, i.message))
         return RunResult(
             chaoskit_version=__version__,
             python_version=sys.version.split()[0],
@@ -48,6 +87,9 @@ class RunRecorder:
             examples_per_scenario=self.examples,
             model_mode=model_mode(results),
             scenarios=tuple(results),
+            invalid=tuple(invalid),
+            interrupted=self.interrupted or any(r.interrupted for r in results),
+            database=self.database,
             timing=Timing(
                 started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 duration_seconds=round(time.time() - self.started, 3),

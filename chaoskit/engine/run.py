@@ -7,11 +7,11 @@ search at all (:func:`replay`)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
+from contextlib import closing
 
 from chaoskit.core.agent import Agent
-from chaoskit.core.errors import UsageError
+from chaoskit.core.errors import RunInterrupted, UsageError
 from chaoskit.engine.example import backends_for, run_example
 from chaoskit.engine.hypothesis import (
     Draws,
@@ -24,6 +24,7 @@ from chaoskit.engine.hypothesis import (
     seeded,
 )
 from chaoskit.engine.recorder import RunRecorder
+from chaoskit.engine.runner import Conductor
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
 from chaoskit.engine.tally import Tally, count, errored, summarise
 from chaoskit.fakes.model import ModelCall
@@ -41,6 +42,11 @@ from chaoskit.world.world import World
 __all__ = ["explore", "replay", "run_scenarios"]
 
 
+class _GaveUp(BaseException):
+    """An example ran into the wall limit: stop exploring (a BaseException: Hypothesis lets it
+    through at once instead of shrinking, which would run the hung agent again and again)."""
+
+
 def explore(
     scenario: Scenario,
     agent: Agent,
@@ -56,23 +62,24 @@ def explore(
     except Exception as problem:  # a usage mistake: report it, run the other scenarios
         return errored(scenario, agent_name, f"{type(problem).__name__}: {problem}")
     tally = Tally()
-    owner = threading.get_ident()
+    conductor = Conductor()  # the agent runs in a thread of its own; draws happen here
 
     def one_example(data: Draws) -> None:
         world_seed = draw_world_seed(data)
         decisions: list[Decision] = []
 
         def decide(call: Call, candidates: Sequence[FaultRule]) -> FaultRule | None:
-            if threading.get_ident() != owner:
-                return None  # draws must come from the thread Hypothesis runs in
-            pick = draw_choice(data, candidates)
+            if not conductor.may_ask():
+                return None  # a thread of the agent's own: its draws would not reproduce
+            pick: FaultRule | None = conductor.ask(lambda: draw_choice(data, candidates))
             decisions.append(Decision(call=call.index, rule=None if pick is None else pick.label))
             return pick
 
         def misbehave(call: ModelCall) -> str | None:
-            if threading.get_ident() != owner or scenario.model is None:
+            if scenario.model is None or not conductor.may_ask():
                 return None
-            pick = draw_choice(data, scenario.model.explore)
+            explorable = scenario.model.explore
+            pick: str | None = conductor.ask(lambda: draw_choice(data, explorable))
             decisions.append(Decision(call=call.number, rule=pick, kind="model"))
             return pick
 
@@ -84,24 +91,32 @@ def explore(
             world_seed=world_seed,
             decide=decide,
             decisions=decisions,
-            wall_guard=config.wall_guard,
+            wall_limit=config.wall_guard,
             misbehave=misbehave,
+            conductor=conductor,
         )
         count(tally, scenario, example, config)
         if progress is not None:
             progress(Progress(scenario.name, tally.examples, tally.faults_fired, example.failed))
         if example.failed:
             tally.last_failure = example
+            if conductor.hit_wall_limit:
+                raise _GaveUp  # each re-run would cost the wall limit again: keep this one
             raise Failed(scenario.name)
 
     test = hypothesis_test(one_example, scenario, agent_name, config)
     error: str | None = None
     blob: str | None = None
     try:
-        with seeded(config.seed, f"{scenario.name}|{agent_name}"):
+        with seeded(config.seed, f"{scenario.name}|{agent_name}"), closing(conductor):
             test()
     except Failed as found:
         blob = reproduce_blob(found)
+    except _GaveUp:
+        pass  # the hung example is the counterexample, not shrunk
+    except KeyboardInterrupt:  # Ctrl-C: what finished is kept, marked as cut short
+        partial = summarise(scenario, agent_name, tally, config, None, interrupted=True)
+        raise RunInterrupted(partial) from None
     except UsageError as problem:  # e.g. a task template naming a field this world lacks
         error = str(problem)
     except Flaky as flaky:
@@ -128,7 +143,7 @@ def run_scenarios(
     Write the report of the result with :class:`~chaoskit.engine.recorder.RunRecorder` or
     :func:`~chaoskit.report.html.write_report`.
     """
-    recorder = RunRecorder(seed=config.seed, examples=config.examples)
+    recorder = RunRecorder(seed=config.seed, examples=config.examples, database=config.use_database)
     for scenario in scenarios:
         recorder.add(
             explore(scenario, agent, agent_name=agent_name, config=config, progress=progress)
@@ -164,6 +179,6 @@ def replay(
         world_seed=example.world_seed,
         decide=decide,
         decisions=decisions,
-        wall_guard=wall_guard,
+        wall_limit=wall_guard,
         misbehave=misbehave,
     )

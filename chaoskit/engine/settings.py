@@ -15,9 +15,11 @@ __all__ = ["EngineSettings", "Progress", "ProgressCallback"]
 class EngineSettings:
     """How hard to look.
 
-    ``database``: ``None`` means Hypothesis's local example database, except in CI (``CI`` is
-    set), where it is off; ``True``/``False`` force it; an ``ExampleDatabase`` is used as is.
-    With a database, a failure found once is tried first on the next run.
+    ``database``: with a database, a failure found once is tried first on the next run, so the
+    same seed no longer gives the same results. ``None`` (the default) follows Hypothesis's
+    own rule for ``@seed``: no database for a run with a ``seed`` or in CI (``CI`` is set),
+    the local one otherwise; ``True``/``False`` force it; an ``ExampleDatabase`` is used as
+    is. :attr:`use_database` is the decision.
     """
 
     examples: int = 100
@@ -29,6 +31,17 @@ class EngineSettings:
     @property
     def in_ci(self) -> bool:
         return bool(os.environ.get("CI"))
+
+    @property
+    def use_database(self) -> bool:
+        """Whether Hypothesis's example database is used (see ``database``).
+
+        A seeded run or a CI run without one is reproducible: the same seed gives the same
+        results JSON, byte for byte, except its ``timing``.
+        """
+        if self.database is None:
+            return self.seed is None and not self.in_ci
+        return self.database is not False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from chaoskit.results import (
 from chaoskit.scenarios import Scenario
 from chaoskit.world.faults import Target
 
-__all__ = ["Tally", "count", "errored", "summarise"]
+__all__ = ["Tally", "count", "cut_short", "errored", "summarise"]
 
 
 @dataclass
@@ -68,19 +68,30 @@ def summarise(
     tally: Tally,
     config: EngineSettings,
     error: str | None,
+    *,
+    interrupted: bool = False,
 ) -> ScenarioResult:
+    """The scenario's result from its tally; ``interrupted``: Ctrl-C cut the exploration short.
+
+    Status, first that applies: ``error``, ``violated`` (a failure found, even if Ctrl-C then
+    stopped its shrinking), ``interrupted`` (never held: the examples never ran out), then
+    ``not_exercised`` and ``held``. A cut-short scenario lists nothing as not exercised: the
+    missing faults might still have fired.
+    """
     failure = tally.last_failure
     # The minimal failure's own verdicts tell the story best: put them first.
     shown = {v.invariant: v for v in failure.verdicts} if failure is not None else {}
     summaries = tuple(
         _summary(name, verdicts, shown.get(name)) for name, verdicts in tally.verdicts.items()
     )
-    missing = _not_exercised(scenario, tally)
+    missing = () if interrupted else _not_exercised(scenario, tally)
     status: ScenarioStatus
     if error is not None:
         status = "error"
     elif failure is not None:
         status = "violated"
+    elif interrupted:
+        status = "interrupted"
     elif missing:
         status = "not_exercised"
     else:
@@ -105,7 +116,16 @@ def summarise(
         reproduction=_reproduction(scenario, agent_name, config) if failure else None,
         error=error,
         not_exercised=missing,
+        interrupted=interrupted,
     )
+
+
+def cut_short(result: ScenarioResult) -> ScenarioResult:
+    """``result`` marked as cut short by Ctrl-C, with the status :func:`summarise` would give."""
+    status: ScenarioStatus = (
+        "interrupted" if result.status in ("held", "not_exercised") else result.status
+    )
+    return result.model_copy(update={"interrupted": True, "status": status, "not_exercised": ()})
 
 
 def _summary(name: str, verdicts: list[Verdict], lead: Verdict | None) -> InvariantSummary:

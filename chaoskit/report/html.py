@@ -32,7 +32,7 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from chaoskit.core.errors import UsageError
-from chaoskit.results import SCHEMA_VERSION, RunResult
+from chaoskit.results import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, RunResult
 
 __all__ = [
     "FAILING_TRACE_EVENTS",
@@ -157,7 +157,7 @@ def load_results(path: str | Path) -> RunResult:
     file = Path(path)
     data = _read_json(file)
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
+    if version not in READABLE_SCHEMA_VERSIONS:
         raise UsageError(_schema_message(file, version))
     try:
         return RunResult.model_validate(data)
@@ -195,9 +195,10 @@ def _schema_message(file: Path, version: object) -> str:
         )
     newer = isinstance(version, int) and version > SCHEMA_VERSION
     fix = "upgrade chaoskit" if newer else "re-run the scenarios with this chaoskit"
+    readable = " and ".join(str(v) for v in READABLE_SCHEMA_VERSIONS)
     return (
         f"chaoskit: {file} uses results schema version {version!r}, this chaoskit reads "
-        f"version {SCHEMA_VERSION}; {fix} to read it."
+        f"versions {readable}; {fix} to read it."
     )
 
 
@@ -292,10 +293,12 @@ def _cap_example(example: dict[str, Any], events: int) -> None:
 
 
 def _stats(result: RunResult) -> dict[str, Any]:
-    statuses = ("held", "violated", "not_exercised", "error")
+    statuses = ("held", "violated", "not_exercised", "error", "interrupted")
     by_status = {s: sum(r.status == s for r in result.scenarios) for s in statuses}
     return {
         "passed": result.passed,
+        "gate": result.gate,
+        "invalid": len(result.invalid),
         "scenarios": len(result.scenarios),
         "by_status": by_status,
         "agents": sorted({r.agent for r in result.scenarios}) or [result.agent],

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chaoskit.results import Example, ScenarioResult
+from chaoskit.results import Example, RunResult, ScenarioResult
 
-__all__ = ["describe_failure", "summary_lines"]
+__all__ = ["describe_failure", "run_summary_lines", "summary_lines"]
 
 _STATUS = {
     "held": "held",
     "violated": "VIOLATED",
     "not_exercised": "NOT EXERCISED",
     "error": "ERROR",
+    "interrupted": "INTERRUPTED",
 }
 
 
@@ -29,6 +30,11 @@ def describe_failure(result: ScenarioResult) -> str:
         lines += _counterexample_lines(result.counterexample)
     for reason in result.not_exercised:
         lines.append(f"  not exercised: {reason}; the scenario tested nothing there.")
+    if result.interrupted:
+        lines.append(
+            f"  interrupted (Ctrl-C) after {result.examples} examples: the scenario was not "
+            "explored to the end; run it again to know whether it holds."
+        )
     if result.reproduction:
         lines.append(f"  reproduce: {result.reproduction}")
     if result.hypothesis_blob:
@@ -78,3 +84,35 @@ def _detail_lines(result: ScenarioResult) -> list[str]:
     broken += [f"finding:{f.kind}" for f in failure.findings]
     schedule = ", ".join(f"{f.kind}@{f.backend} {f.route}#{f.call}" for f in failure.faults)
     return [f"               {', '.join(broken)}; schedule: {schedule or 'no fault needed'}"]
+
+
+def run_summary_lines(run: RunResult) -> list[str]:
+    """What the whole run says: each invalid input, then the gate with the counts behind it.
+
+    >>> run_summary_lines(run)[-1]  # doctest: +SKIP
+    'chaoskit: FAIL: 1 violated, 2 held; 6 invalid inputs, not run: fix them (listed above)'
+    """
+    lines = [f"invalid        {_invalid_text(i.source, i.message)}" for i in run.invalid]
+    counts = ", ".join(
+        f"{sum(s.status == status for s in run.scenarios)} {word.lower()}"
+        for status, word in _STATUS.items()
+        if any(s.status == status for s in run.scenarios)
+    )
+    parts = [counts or "no scenario ran"]
+    if run.invalid:
+        many = len(run.invalid) != 1
+        parts.append(
+            f"{len(run.invalid)} invalid input{'s' if many else ''}, not run: "
+            f"fix {'them' if many else 'it'} (listed above)"
+        )
+    gate = run.gate.upper()
+    if run.gate == "interrupted":
+        gate += " by Ctrl-C"
+        parts.append("the report holds only what finished, never a pass")
+    lines.append(f"chaoskit: {gate}: {'; '.join(parts)}")
+    return lines
+
+
+def _invalid_text(source: str, message: str) -> str:
+    """The message, prefixed with its file unless it names the file already."""
+    return message if message.startswith(source) else f"{source}: {message}"

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from chaoskit.results import ScenarioResult
     from chaoskit.scenarios import Scenario
 
-from chaoskit.testing.settings import RESULT_KEY, SETTINGS, explore_scenario
+from chaoskit.testing.settings import SETTINGS, explore_scenario, invalid_property, result_property
 
 __all__ = ["BadScenarioItem", "ChaosFailure", "ScenarioFile", "ScenarioItem", "is_within"]
 
@@ -55,7 +55,7 @@ class ScenarioItem(pytest.Item):
             self.config, self.scenario, settings.agent(), settings.agent_spec or ""
         )
         # Results travel to the xdist controller as JSON in the report's user properties.
-        self.user_properties.append((RESULT_KEY, result.model_dump_json()))
+        self.user_properties.append(result_property(result))
         if result.status != "held":
             raise ChaosFailure(result)
 
@@ -69,13 +69,15 @@ class ScenarioItem(pytest.Item):
 
 
 class BadScenarioItem(pytest.Item):
-    """Stands for a scenario file that does not validate: it fails alone, the rest runs."""
+    """Stands for a scenario file that does not validate: it fails alone, the rest runs, and the
+    run's report lists it as an invalid input (so its gate can never say PASS)."""
 
     def __init__(self, *, message: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.message = message
 
     def runtest(self) -> None:
+        self.user_properties.append(invalid_property(str(self.path), self.message))
         raise ChaosFailure(None, self.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

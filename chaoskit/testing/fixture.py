@@ -12,7 +12,12 @@ if TYPE_CHECKING:
     from chaoskit.results import ScenarioResult
     from chaoskit.scenarios import Scenario
 
-from chaoskit.testing.settings import RESULT_KEY, SETTINGS, explore_scenario
+from chaoskit.testing.settings import (
+    SETTINGS,
+    explore_scenario,
+    invalid_property,
+    result_property,
+)
 
 __all__ = ["Chaos"]
 
@@ -44,12 +49,11 @@ class Chaos:
         scenario such as ``"refund-timeout-after-commit"``.
         """
         from chaoskit.core.loading import load_agent
-        from chaoskit.scenarios import Scenario, resolve_scenario
 
         chosen = scenario or self._defaults.get("scenarios")
         if chosen is None:
             raise pytest.UsageError("chaoskit: chaos.run() needs a scenario (path or Scenario).")
-        loaded = chosen if isinstance(chosen, Scenario) else resolve_scenario(chosen)
+        loaded = self._resolve(chosen)
         agent = agent or self._defaults.get("agent") or self._config.stash[SETTINGS].agent_spec
         if not agent:
             raise pytest.UsageError(
@@ -62,8 +66,21 @@ class Chaos:
             self._config, loaded, resolved, name, examples or self._defaults.get("examples")
         )
         self.results.append(result)
-        self._item.user_properties.append((RESULT_KEY, result.model_dump_json()))
+        self._item.user_properties.append(result_property(result))
         return result
+
+    def _resolve(self, chosen: Scenario | str | Path) -> Scenario:
+        """The scenario; one that does not load fails the test and is listed in the report."""
+        from chaoskit.core.errors import InvalidScenario
+        from chaoskit.scenarios import Scenario, resolve_scenario
+
+        if isinstance(chosen, Scenario):
+            return chosen
+        try:
+            return resolve_scenario(chosen)
+        except InvalidScenario as error:
+            self._item.user_properties.append(invalid_property(str(chosen), str(error)))
+            raise
 
     def check(self, scenario: Scenario | str | Path | None = None, **kwargs: Any) -> ScenarioResult:
         """Like :meth:`run`, but fail the test with the full story unless the scenario held."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -9,20 +10,31 @@ import pytest
 if TYPE_CHECKING:
     from chaoskit.results import ScenarioResult
 
-from chaoskit.testing.settings import RESULT_KEY, SETTINGS, is_worker
+from chaoskit.testing.settings import INVALID_KEY, RESULT_KEY, SETTINGS, is_worker
 
 __all__ = ["ChaosSession"]
 
+_CRASHED = (
+    "the pytest-xdist worker running this test crashed (an agent calling os._exit, or a fatal "
+    "signal), so its result is lost. Run the test alone without -n to see what happened."
+)
+
 
 class ChaosSession:
-    """Collects every scenario result (its own and xdist workers') and reports once."""
+    """Collects every scenario result and invalid input (its own and xdist workers') and
+    reports once; after Ctrl-C, the report is marked interrupted."""
 
     def __init__(self, config: pytest.Config) -> None:
         from chaoskit.engine import RunRecorder
 
         self.config = config
         settings = config.stash[SETTINGS]
-        self.recorder = RunRecorder(seed=settings.seed, examples=settings.examples, ordered=True)
+        self.recorder = RunRecorder(
+            seed=settings.seed,
+            examples=settings.examples,
+            ordered=True,
+            database=settings.database,
+        )
         self.report_error: str | None = None
 
     @property
@@ -31,6 +43,9 @@ class ChaosSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # On the controller this sees its own items and every worker's reports.
+        if report.failed and "crashed while running" in report.longreprtext:
+            self.recorder.invalid(report.nodeid, _CRASHED)  # never a PASS page for a lost result
+            return
         if report.when != "call":
             return
         from chaoskit.results import ScenarioResult
@@ -38,23 +53,42 @@ class ChaosSession:
         for key, value in report.user_properties:
             if key == RESULT_KEY:
                 self.recorder.add(ScenarioResult.model_validate_json(str(value)))
+            elif key == INVALID_KEY:
+                invalid = json.loads(str(value))
+                self.recorder.invalid(invalid["source"], invalid["message"])
 
-    def pytest_sessionfinish(self) -> None:
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Ctrl-C inside a scenario: the engine's RunInterrupted carries what finished of it.
+        from chaoskit.core.errors import RunInterrupted
+
+        stop = excinfo.value
+        if isinstance(stop, RunInterrupted) or (
+            isinstance(stop, KeyboardInterrupt) and self.recorder.recorded
+        ):
+            self.recorder.interrupt(stop)
+
+    def pytest_sessionfinish(self, exitstatus: int | pytest.ExitCode) -> None:
         # Also runs after Ctrl-C, so a partial report of what finished is still written.
-        if is_worker(self.config) or not self.results:
+        if is_worker(self.config):
+            return
+        if exitstatus == pytest.ExitCode.INTERRUPTED and self.recorder.recorded:
+            self.recorder.interrupt()
+        if not self.recorder.recorded:
             return
         settings = self.config.stash[SETTINGS]
         self.report_error = self.recorder.write(settings.report, settings.json)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.results or is_worker(self.config):
+        if not self.recorder.recorded or is_worker(self.config):
             return
-        from chaoskit.report.text import summary_lines
+        from chaoskit.report.text import run_summary_lines, summary_lines
 
         write = terminalreporter.write_line
         terminalreporter.section("chaoskit")
         # The full story of each failure is in its test's failure section already.
         for line in summary_lines(self.results, details=True):
+            write(line)
+        for line in run_summary_lines(self.recorder.result()):
             write(line)
         settings = self.config.stash[SETTINGS]
         write("")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -18,16 +19,21 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_REPORT",
     "DEFAULT_SCENARIOS",
+    "INVALID_KEY",
     "OPTIONS",
     "RESULT_KEY",
     "SETTINGS",
     "Settings",
     "explore_scenario",
+    "invalid_property",
     "is_worker",
+    "result_property",
 ]
 
 
 RESULT_KEY = "chaoskit_result"
+#: The user property of an input that could not be run: JSON ``{"source", "message"}``.
+INVALID_KEY = "chaoskit_invalid"
 
 
 DEFAULT_REPORT = "reports/chaoskit.html"
@@ -36,18 +42,37 @@ DEFAULT_REPORT = "reports/chaoskit.html"
 DEFAULT_SCENARIOS = "scenarios"
 
 
+DEFAULT_WALL_SECONDS = 30.0
+
+
 OPTIONS: list[tuple[str, str, str, str]] = [
     # (option, ini name, ini type, help)
     ("agent", "chaos_agent", "string", "the agent under test, as module:callable"),
     ("scenarios", "chaos_scenarios", "args", "scenario files or folders (default: scenarios/)"),
     ("examples", "chaos_examples", "string", "Hypothesis examples per scenario (default 100)"),
-    ("seed", "chaos_seed", "string", "seed of the run (default: random, printed in the header)"),
+    (
+        "seed",
+        "chaos_seed",
+        "string",
+        "seed of the run, 0 or more (default: random, 0 in CI; printed in the header). A fixed "
+        "seed turns Hypothesis's example database off, so the run is reproducible",
+    ),
+    (
+        "wall-seconds",
+        "chaos_wall_seconds",
+        "string",
+        "real seconds an example may run before the agent is interrupted, then abandoned "
+        f"(default {DEFAULT_WALL_SECONDS:g}; a scenario's [budget] wall_seconds wins)",
+    ),
     ("report", "chaos_report", "string", f"HTML report path (default {DEFAULT_REPORT})"),
     ("json", "chaos_json", "string", "results JSON path (default: next to the report)"),
 ]
 
 
 class Settings:
+    """The session's options. ``database``: whether Hypothesis's example database is used,
+    only when the seed was neither given (``--chaos-seed``) nor fixed by CI."""
+
     def __init__(
         self,
         agent_spec: str | None,
@@ -56,6 +81,8 @@ class Settings:
         seed: int,
         report: Path,
         json_path: Path,
+        database: bool = False,
+        wall_seconds: float = DEFAULT_WALL_SECONDS,
     ) -> None:
         self.agent_spec = agent_spec
         self.scenario_paths = scenario_paths
@@ -63,6 +90,8 @@ class Settings:
         self.seed = seed
         self.report = report
         self.json = json_path
+        self.database = database
+        self.wall_seconds = wall_seconds
         self._agent: Agent | None = None
 
     @classmethod
@@ -75,13 +104,16 @@ class Settings:
         paths = get("chaos_scenarios") or [DEFAULT_SCENARIOS]
         report = Path(get("chaos_report") or DEFAULT_REPORT)
         json_path = Path(get("chaos_json") or report.with_suffix(".json"))
+        seed, fixed = _seed(config, get("chaos_seed"))
         return cls(
             agent_spec=get("chaos_agent") or None,
             scenario_paths=[_absolute(root, p) for p in paths],
             examples=_integer(get("chaos_examples"), "--chaos-examples", default=100),
-            seed=_seed(config, get("chaos_seed")),
+            seed=seed,
             report=_absolute(root, report),
             json_path=_absolute(root, json_path),
+            database=not fixed,
+            wall_seconds=_seconds(get("chaos_wall_seconds"), "--chaos-wall-seconds"),
         )
 
     def agent(self) -> Agent:
@@ -98,7 +130,7 @@ def _absolute(root: Path, path: str | Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def _integer(value: Any, option: str, *, default: int) -> int:
+def _integer(value: Any, option: str, *, default: int, minimum: int = 1) -> int:
     if value in (None, ""):
         return default
     try:
@@ -107,23 +139,51 @@ def _integer(value: Any, option: str, *, default: int) -> int:
         raise pytest.UsageError(
             f"chaoskit: {option} must be a whole number, got {value!r}."
         ) from None
-    if number < 1:
-        raise pytest.UsageError(f"chaoskit: {option} must be at least 1, got {number}.")
+    if number < minimum:
+        raise pytest.UsageError(f"chaoskit: {option} must be at least {minimum}, got {number}.")
     return number
 
 
-def _seed(config: pytest.Config, value: Any) -> int:
+def _seconds(value: Any, option: str) -> float:
+    if value in (None, ""):
+        return DEFAULT_WALL_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise pytest.UsageError(
+            f"chaoskit: {option} must be a number of seconds, got {value!r}."
+        ) from None
+    if not seconds > 0:
+        raise pytest.UsageError(f"chaoskit: {option} must be more than 0, got {value!r}.")
+    return seconds
+
+
+def _seed(config: pytest.Config, value: Any) -> tuple[int, bool]:
+    """The seed, and whether it is fixed (given, or CI's 0): a fixed seed means no database."""
     if value not in (None, ""):
-        return _integer(value, "--chaos-seed", default=0)
+        return _integer(value, "--chaos-seed", default=0, minimum=0), True
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "chaoskit_seed" in workerinput:
-        return int(workerinput["chaoskit_seed"])
+        # xdist: the controller decided; a worker explores exactly as it would.
+        return int(workerinput["chaoskit_seed"]), not workerinput.get("chaoskit_database", False)
     # In CI a fixed seed keeps runs derandomised; locally a fresh one explores more.
-    return 0 if os.environ.get("CI") else random.randrange(2**31)
+    if os.environ.get("CI"):
+        return 0, True
+    return random.randrange(2**31), False
 
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def result_property(result: ScenarioResult) -> tuple[str, str]:
+    """A scenario result as a test report's user property: it travels to the xdist controller."""
+    return RESULT_KEY, result.model_dump_json()
+
+
+def invalid_property(source: str, message: str) -> tuple[str, str]:
+    """An input that could not be run, as a user property (see :func:`result_property`)."""
+    return INVALID_KEY, json.dumps({"source": source, "message": message})
 
 
 SETTINGS = pytest.StashKey[Settings]()
@@ -139,7 +199,12 @@ def explore_scenario(
     from chaoskit.engine import EngineSettings, explore
 
     settings = config.stash[SETTINGS]
-    engine = EngineSettings(examples=examples or settings.examples, seed=settings.seed)
+    engine = EngineSettings(
+        examples=examples or settings.examples,
+        seed=settings.seed,
+        database=settings.database,
+        wall_guard=settings.wall_seconds,
+    )
     return explore(
         scenario, agent, agent_name=agent_name, config=engine, progress=_progress(config)
     )

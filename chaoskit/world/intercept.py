@@ -4,7 +4,8 @@ The agent is never modified. While a world is active, the transports of the thre
 families are patched at class level (so clients created before the world started are covered
 too), each request is converted to one :class:`httpx.Request`, resolved by the world's respx
 router, and the outcome is converted back into what that client library itself would return
-or raise. A real socket connection to anything but loopback is refused outright.
+or raise. A real socket connection to anything but loopback is refused outright, by the rules
+of :mod:`chaoskit.world.guard`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from chaoskit.world.guard import check_address
+from chaoskit.world.patches import Patch, applied
+
 __all__ = ["Dispatcher", "FaultSignal", "intercept"]
 
 Client = Literal["httpx", "httpx2", "requests"]
-_LOOPBACK = ("127.", "::1", "localhost")
 #: What a request's read timeout is taken to be when the client sets none (requests' default).
 DEFAULT_TIMEOUT = 30.0
 
@@ -48,23 +51,8 @@ def intercept(dispatcher: Dispatcher) -> Iterator[None]:
     """Route every httpx, httpx2 and requests call to ``dispatcher`` while active."""
     patches = _httpx_patches(dispatcher) + _httpx2_patches(dispatcher)
     patches += _requests_patches(dispatcher) + _socket_patches() + _ssl_patches()
-    # Inherited attributes (socket.socket.connect lives on _socket.socket) are deleted again
-    # rather than copied down, so the classes end exactly as they started.
-    saved = [(owner, name, owner.__dict__.get(name, _INHERITED)) for owner, name, _ in patches]
-    try:
-        for owner, name, replacement in patches:
-            setattr(owner, name, replacement)
+    with applied(patches):
         yield
-    finally:
-        for owner, name, original in saved:
-            if original is _INHERITED:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
-
-
-_Patch = tuple[Any, str, Any]
-_INHERITED = object()
 
 
 # -- httpx -----------------------------------------------------------------------------------
@@ -76,7 +64,7 @@ def _timeout_of(extensions: dict[str, Any]) -> float | None:
     return float(read) if read is not None else None
 
 
-def _httpx_patches(dispatcher: Dispatcher) -> list[_Patch]:
+def _httpx_patches(dispatcher: Dispatcher) -> list[Patch]:
     def handle(self: object, request: httpx.Request) -> httpx.Response:
         response: httpx.Response = _via_httpx(dispatcher, request, "httpx", httpx)
         return response
@@ -122,7 +110,7 @@ def _httpx_error(lib: Any, signal: FaultSignal, request: Any) -> Exception:
 # -- httpx2 ----------------------------------------------------------------------------------
 
 
-def _httpx2_patches(dispatcher: Dispatcher) -> list[_Patch]:
+def _httpx2_patches(dispatcher: Dispatcher) -> list[Patch]:
     try:
         lib = importlib.import_module("httpx2")
     except ImportError:
@@ -144,7 +132,7 @@ def _httpx2_patches(dispatcher: Dispatcher) -> list[_Patch]:
 # -- requests --------------------------------------------------------------------------------
 
 
-def _requests_patches(dispatcher: Dispatcher) -> list[_Patch]:
+def _requests_patches(dispatcher: Dispatcher) -> list[Patch]:
     try:
         adapters = importlib.import_module("requests.adapters")
     except ImportError:
@@ -238,7 +226,7 @@ def _requests_error(
 _SSL_CACHE: dict[tuple[Any, ...], ssl.SSLContext] = {}
 
 
-def _ssl_patches() -> list[_Patch]:
+def _ssl_patches() -> list[Patch]:
     """Share TLS contexts inside a world: no request leaves it, and each costs ~25 ms.
 
     Agents often build a fresh client per call (``httpx.get``); loading the CA bundle each
@@ -259,27 +247,37 @@ def _ssl_patches() -> list[_Patch]:
 # -- sockets ---------------------------------------------------------------------------------
 
 
-def _socket_patches() -> list[_Patch]:
+def _socket_patches() -> list[Patch]:
+    """Check a socket's address before ``connect``, ``connect_ex`` or ``sendto`` resolves it.
+
+    The guard's audit hook (:mod:`chaoskit.world.guard`) sees every connection, but a host name
+    in the address is resolved inside these methods before their audit event fires, with no
+    ``socket.getaddrinfo`` event of its own: a real DNS query. Here the guard's rules run first.
+    """
     original_connect = socket.socket.connect
     original_connect_ex = socket.socket.connect_ex
+    original_sendto = socket.socket.sendto
 
     def connect(self: socket.socket, address: Any) -> None:
-        _refuse_remote(address)
+        _refuse_remote(address, self.family)
         original_connect(self, address)
 
     def connect_ex(self: socket.socket, address: Any) -> int:
-        _refuse_remote(address)
+        _refuse_remote(address, self.family)
         return original_connect_ex(self, address)
 
-    return [(socket.socket, "connect", connect), (socket.socket, "connect_ex", connect_ex)]
+    def sendto(self: socket.socket, data: Any, *rest: Any) -> int:
+        if rest:  # sendto(data, address) or sendto(data, flags, address)
+            _refuse_remote(rest[-1], self.family)
+        return original_sendto(self, data, *rest)
+
+    return [
+        (socket.socket, "connect", connect),
+        (socket.socket, "connect_ex", connect_ex),
+        (socket.socket, "sendto", sendto),
+    ]
 
 
-def _refuse_remote(address: Any) -> None:
-    host = address[0] if isinstance(address, tuple) else str(address)
-    if isinstance(address, str) or any(str(host).startswith(p) for p in _LOOPBACK):
-        return  # Unix sockets and loopback: local servers are allowed
-    raise ConnectionRefusedError(
-        f"chaoskit: refused a real network connection to {host!r} while a world is active. "
-        "Agents must reach backends through httpx, httpx2 or requests, which chaoskit routes to "
-        "its fakes; other clients cannot be faked yet."
-    )
+def _refuse_remote(address: Any, family: int = socket.AF_INET) -> None:
+    """Unix sockets and loopback pass (local servers are allowed); anything else is refused."""
+    check_address(address, family)

@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "ExceptionEvent",
     "FaultEvent",
+    "GuardEvent",
     "RequestEvent",
     "ResponseEvent",
     "SleepEvent",
@@ -100,6 +101,21 @@ class UnroutedEvent(_Event):
     url: str
 
 
+class GuardEvent(_Event):
+    """The agent tried to reach the network around the fakes, or to start a process; refused."""
+
+    kind: Literal["guard"] = "guard"
+    what: Literal["dns", "connect", "process"]
+    #: ``host:port`` (or the host alone) for the network, the command line for a process.
+    target: str
+    #: The client library the call came from, when the Python stack tells it.
+    library: str | None = None
+    #: The fake backend serving the refused host, when one does (the client is not routed).
+    backend: str | None = None
+    #: What the agent's client was told (the refusal's message).
+    message: str
+
+
 class SleepEvent(_Event):
     """The agent slept (virtually)."""
 
@@ -114,6 +130,7 @@ Event = Annotated[
     | ResponseEvent
     | ExceptionEvent
     | UnroutedEvent
+    | GuardEvent
     | SleepEvent,
     Field(discriminator="kind"),
 ]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any, NoReturn, assert_never
 from urllib.parse import parse_qsl
@@ -38,7 +39,10 @@ from chaoskit.world.faults import (
     TimeoutAfterCommit,
     TimeoutBeforeCommit,
 )
+from chaoskit.world.guard import abandon as abandon_threads
+from chaoskit.world.guard import guard
 from chaoskit.world.injector import Call, Decider, Injector, malform, poison
+from chaoskit.world.integrity import entry_digest
 from chaoskit.world.intercept import DEFAULT_TIMEOUT, Client, FaultSignal, intercept
 from chaoskit.world.trace import (
     CommitEvent,
@@ -56,6 +60,10 @@ __all__ = ["World"]
 _ACTIVE: list[World] = []
 _ACTIVE_LOCK = threading.Lock()
 _READS = frozenset({"GET", "HEAD"})
+_ABANDONED = (
+    "chaoskit: this thread outlived the run that started it, so its calls are refused; "
+    "the run it belonged to reports it (threads_left or agent_hung)."
+)
 
 
 class World:
@@ -94,6 +102,12 @@ class World:
         self._calls = 0
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
+        #: Threads given up on (an agent that would not stop, threads it left running): their
+        #: calls are refused, so they can never land in another run's ledgers.
+        self._abandoned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        #: A digest of every ledger entry a call committed, by (backend, seq): what the ledgers
+        #: are checked against before a run is judged (see :mod:`chaoskit.world.integrity`).
+        self.commits: dict[tuple[str, int], str] = {}
         self.clock = VirtualClock()
         self.reset(seed)
 
@@ -136,10 +150,18 @@ class World:
         self.injector.reset()
         self.router.reset()
         self._calls = 0
+        self.commits.clear()
         stale = {r.target.backend for r in self.injector.rules if r.fault.kind == "stale_read"}
         for name, fake in self.backends.items():
             fake.bind(clock=self.clock, seed=self.seed)
             fake.keep_history = name in stale
+
+    def abandon(self, threads: Iterable[threading.Thread]) -> None:
+        """Refuse every call these threads make from now on, with a connection error (and any
+        network or process of theirs, in this world or none)."""
+        threads = list(threads)
+        self._abandoned.update(threads)
+        abandon_threads(threads)
 
     def __enter__(self) -> World:
         from chaoskit.world.timepatch import virtual_time
@@ -156,6 +178,7 @@ class World:
             stack.enter_context(virtual_time(self.clock))
             stack.enter_context(seeded_entropy(self.seed))
             stack.enter_context(intercept(self))
+            stack.enter_context(guard(self))
         except BaseException:
             stack.close()
             _ACTIVE.clear()
@@ -183,6 +206,8 @@ class World:
         respx match over every route would cost more than the whole rest of the call. Hosts no
         fake owns go to :attr:`router`, a respx router users can extend for their own hosts.
         """
+        if self._abandoned and threading.current_thread() in self._abandoned:
+            raise FaultSignal("unrouted", _ABANDONED)
         fake = self._hosts.get(request.url.host)
         if fake is None:
             return self._via_router(request, client)
@@ -374,6 +399,7 @@ class _Serving:
         request_id = response.headers.get("request-id")
         for entry in self.fake.ledger.since(before):
             if entry.request_id == request_id:
+                self.world.commits[(self.fake.name, entry.seq)] = entry_digest(entry)
                 self.world.trace.add(
                     CommitEvent,
                     entry.at,

@@ -22,7 +22,7 @@
   var INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
   var STATUS_WORD = {
     held: "held", violated: "violated", unknown: "unknown",
-    not_exercised: "not exercised", error: "error"
+    not_exercised: "not exercised", error: "error", interrupted: "interrupted"
   };
 
   var DATA = JSON.parse(document.getElementById("chaoskit-data").textContent);
@@ -149,7 +149,7 @@
   function build() {
     var app = document.getElementById("app");
     app.textContent = "";
-    append(app, [toolbar(), statistics(), matrix(), scenarioCards()]);
+    append(app, [interruption(), invalidInputs(), toolbar(), statistics(), matrix(), scenarioCards()]);
     applyFilters();
   }
 
@@ -206,6 +206,36 @@
       "showing " + shown + " of " + plural(SCENARIOS.length, "scenario run");
   }
 
+  // --- what makes the run incomplete: Ctrl-C, inputs that could not be run -------------------
+
+  function interruption() {
+    if (STATS.gate !== "interrupted") return null;
+    var cut = SCENARIOS.filter(function (sc) { return sc.interrupted; });
+    return h("section", { class: "panel interrupted-panel", id: "interrupted", role: "alert" }, [
+      h("h2", null, "Interrupted"),
+      h("p", null, "Ctrl-C stopped this run. The report holds only what finished" +
+        (cut.length ? "; " + plural(cut.length, "scenario run") + " stopped part way, with " +
+          "the examples that finished" : "") +
+        ". Scenarios that never started are not listed. Run again to know whether the agent passes.")
+    ]);
+  }
+
+  function invalidInputs() {
+    var invalid = RUN.invalid || [];
+    if (!invalid.length) return null;
+    return h("section", { class: "panel invalid-panel", id: "invalid" }, [
+      h("h2", null, "Invalid inputs"),
+      h("p", { class: "muted" }, plural(invalid.length, "input") + " could not be run, so the " +
+        "run fails until " + (invalid.length === 1 ? "it is" : "they are") + " fixed:"),
+      h("ul", { class: "invalid-list" }, invalid.map(function (item) {
+        return h("li", null, [
+          u(clip(item.source, 300), "mono invalid-source"),
+          h("pre", { class: "error-box" }, longText(item.message, 4000))
+        ]);
+      }))
+    ]);
+  }
+
   // --- statistics ---------------------------------------------------------------------------
 
   function statistics() {
@@ -217,6 +247,8 @@
       ["violated", STATS.by_status.violated],
       ["not exercised", STATS.by_status.not_exercised]
     ];
+    if (STATS.by_status.interrupted) cards.push(["interrupted", STATS.by_status.interrupted]);
+    if (STATS.invalid) cards.push(["invalid inputs", STATS.invalid]);
     return h("section", { class: "stats", "aria-label": "statistics" }, cards.map(function (c) {
       return h("div", { class: "stat" }, [h("b", null, String(c[1])), h("span", null, c[0])]);
     }));
@@ -279,8 +311,8 @@
   }
 
   function legend() {
-    return h("p", { class: "legend" }, ["held", "violated", "unknown", "not_exercised", "error"]
-      .map(function (status) { return badge(status); }));
+    var statuses = ["held", "violated", "unknown", "not_exercised", "error", "interrupted"];
+    return h("p", { class: "legend" }, statuses.map(function (status) { return badge(status); }));
   }
 
   function itemFor(sc) {

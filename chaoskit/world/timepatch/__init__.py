@@ -28,5 +28,11 @@ from chaoskit.world.timepatch.patching import current_epoch, virtual_time
 # before the split name the stand-in classes as ``chaoskit.world.timepatch.VirtualDatetime``.
 from chaoskit.world.timepatch.standins import VirtualDate as VirtualDate
 from chaoskit.world.timepatch.standins import VirtualDatetime as VirtualDatetime
+from chaoskit.world.timepatch.state import _REAL
 
-__all__ = ["VirtualEventLoop", "current_epoch", "run_virtual", "virtual_time"]
+__all__ = ["VirtualEventLoop", "current_epoch", "real_monotonic", "run_virtual", "virtual_time"]
+
+
+def real_monotonic() -> float:
+    """The real monotonic clock, also while a world has made ``time.monotonic`` virtual."""
+    return _REAL.monotonic()
