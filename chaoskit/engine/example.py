@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from chaoskit.core.agent import Agent, Principal, Task
@@ -13,7 +15,7 @@ from chaoskit.engine.model import (
     misbehaviours_fired,
     model_findings,
 )
-from chaoskit.engine.runner import Conductor, run_agent
+from chaoskit.engine.runner import Watch, hung_for_real, run_agent
 from chaoskit.fakes import FakeBackend
 from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class
 from chaoskit.invariants import Invariant, RunView, ledger_evidence
@@ -32,7 +34,7 @@ from chaoskit.world.integrity import tampering
 from chaoskit.world.trace import FaultEvent, RequestEvent, UnroutedEvent
 from chaoskit.world.world import World
 
-__all__ = ["backends_for", "run_example"]
+__all__ = ["Running", "abandoned_example", "backends_for", "run_example"]
 
 
 def backends_for(scenario: Scenario) -> list[FakeBackend]:
@@ -71,7 +73,7 @@ def run_example(
     decisions: list[Decision],
     wall_limit: float,
     misbehave: Chooser | None = None,
-    conductor: Conductor | None = None,
+    watch: Watch | None = None,
 ) -> Example:
     """Run the agent once in a fresh world and judge the run.
 
@@ -83,9 +85,11 @@ def run_example(
     model = install_model(scenario, world, data, misbehave)
     task = _task(scenario, data, world)
     limit = scenario.budget.wall_seconds or wall_limit
+    if watch is not None:
+        watch.current = Running(world, world_seed, decisions, task.message, limit)
     with world:
-        ran = run_agent(agent, task, world.clock, wall_limit=limit, conductor=conductor)
-    world.abandon(ran.abandoned)
+        ran = run_agent(agent, task, world.clock, wall_limit=limit, watch=watch)
+    world.abandon(ran.left)
     reply, findings = ran.reply, ran.findings
     trace = world.trace.events
     findings += _unrouted(world) + guard_findings(trace) + _tampered(world)
@@ -123,6 +127,41 @@ def run_example(
         ledgers=world.ledgers,
         virtual_seconds=world.clock.monotonic(),
         usage=usage,
+    )
+
+
+@dataclass
+class Running:
+    """An example whose agent is running: what is needed to report it if it never returns."""
+
+    world: World
+    world_seed: int
+    decisions: list[Decision]
+    message: str
+    wall_limit: float
+
+
+def abandoned_example(running: Running, thread: threading.Thread) -> Example:
+    """The example of an agent that was given up on, told from what its world holds so far.
+
+    Its world is left (from this thread), and the thread and any it started are refused.
+    """
+    world = running.world
+    world.leave()
+    world.abandon([thread])
+    trace = world.trace.events
+    return Example(
+        world_seed=running.world_seed,
+        decisions=tuple(running.decisions),
+        faults=_fired(trace),
+        message=running.message,
+        reply=None,
+        verdicts=(),
+        findings=(hung_for_real(running.wall_limit, stopped=False),),
+        trace=trace,
+        trace_dropped=world.trace.dropped,
+        ledgers=world.ledgers,
+        virtual_seconds=world.clock.monotonic(),
     )
 
 

@@ -7,12 +7,12 @@ search at all (:func:`replay`)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from contextlib import closing
 
 from chaoskit.core.agent import Agent
 from chaoskit.core.errors import RunInterrupted, UsageError
-from chaoskit.engine.example import backends_for, run_example
+from chaoskit.engine.example import Running, abandoned_example, backends_for, run_example
 from chaoskit.engine.hypothesis import (
     Draws,
     Failed,
@@ -24,7 +24,7 @@ from chaoskit.engine.hypothesis import (
     seeded,
 )
 from chaoskit.engine.recorder import RunRecorder
-from chaoskit.engine.runner import Conductor
+from chaoskit.engine.runner import Abandoned, Watch, supervise
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
 from chaoskit.engine.tally import Tally, count, errored, summarise
 from chaoskit.fakes.model import ModelCall
@@ -55,31 +55,39 @@ def explore(
     config: EngineSettings = EngineSettings(),
     progress: ProgressCallback | None = None,
 ) -> ScenarioResult:
-    """Explore ``scenario`` against ``agent``: held over N examples, or a minimal failure."""
+    """Explore ``scenario`` against ``agent``: held over N examples, or a minimal failure.
+
+    The exploration runs in a thread of its own, watched from this one (see
+    :func:`~chaoskit.engine.runner.supervise`): an agent that cannot be stopped is given up on
+    and its example reported, and Ctrl-C here raises :class:`RunInterrupted` with what finished.
+    """
     try:
         invariants = scenario.build_invariants()
         world = World(backends_for(scenario), faults=scenario.faults)
     except Exception as problem:  # a usage mistake: report it, run the other scenarios
         return errored(scenario, agent_name, f"{type(problem).__name__}: {problem}")
     tally = Tally()
-    conductor = Conductor()  # the agent runs in a thread of its own; draws happen here
+    watch = Watch()
 
     def one_example(data: Draws) -> None:
+        if watch.cancelled.is_set():
+            raise _GaveUp  # given up on: never enter a world again
+        owner = threading.get_ident()  # draws only from Hypothesis's own thread
         world_seed = draw_world_seed(data)
         decisions: list[Decision] = []
 
         def decide(call: Call, candidates: Sequence[FaultRule]) -> FaultRule | None:
-            if not conductor.may_ask():
+            if threading.get_ident() != owner:
                 return None  # a thread of the agent's own: its draws would not reproduce
-            pick: FaultRule | None = conductor.ask(lambda: draw_choice(data, candidates))
+            pick = watch.engine(lambda: draw_choice(data, candidates))
             decisions.append(Decision(call=call.index, rule=None if pick is None else pick.label))
             return pick
 
         def misbehave(call: ModelCall) -> str | None:
-            if scenario.model is None or not conductor.may_ask():
+            if scenario.model is None or threading.get_ident() != owner:
                 return None
             explorable = scenario.model.explore
-            pick: str | None = conductor.ask(lambda: draw_choice(data, explorable))
+            pick = watch.engine(lambda: draw_choice(data, explorable))
             decisions.append(Decision(call=call.number, rule=pick, kind="model"))
             return pick
 
@@ -93,40 +101,62 @@ def explore(
             decisions=decisions,
             wall_limit=config.wall_guard,
             misbehave=misbehave,
-            conductor=conductor,
+            watch=watch,
         )
         count(tally, scenario, example, config)
         if progress is not None:
             progress(Progress(scenario.name, tally.examples, tally.faults_fired, example.failed))
         if example.failed:
             tally.last_failure = example
-            if conductor.hit_wall_limit:
+            if watch.hit_wall_limit:
                 raise _GaveUp  # each re-run would cost the wall limit again: keep this one
             raise Failed(scenario.name)
 
     test = hypothesis_test(one_example, scenario, agent_name, config)
-    error: str | None = None
-    blob: str | None = None
+
+    def search() -> tuple[str | None, str | None]:
+        """``(error, blob)``, in the exploring thread."""
+        try:
+            with seeded(config.seed, f"{scenario.name}|{agent_name}"):
+                test()
+        except Failed as found:
+            return None, reproduce_blob(found)
+        except _GaveUp:
+            pass  # the hung example is the counterexample, not shrunk
+        except UsageError as problem:  # e.g. a task template naming a field this world lacks
+            return str(problem), None
+        except Flaky as flaky:
+            return _flaky(flaky), None
+        return None, None
+
     try:
-        with seeded(config.seed, f"{scenario.name}|{agent_name}"), closing(conductor):
-            test()
-    except Failed as found:
-        blob = reproduce_blob(found)
-    except _GaveUp:
-        pass  # the hung example is the counterexample, not shrunk
+        outcome = supervise(search, watch)
     except KeyboardInterrupt:  # Ctrl-C: what finished is kept, marked as cut short
+        _give_up(watch)
         partial = summarise(scenario, agent_name, tally, config, None, interrupted=True)
         raise RunInterrupted(partial) from None
-    except UsageError as problem:  # e.g. a task template naming a field this world lacks
-        error = str(problem)
-    except Flaky as flaky:
-        error = (
-            "chaoskit: the agent failed an example once but not when it was run again with the "
-            f"same seed and faults ({type(flaky).__name__}). Its behaviour depends on something "
-            "chaoskit does not control (real randomness, global state kept between runs)."
-        )
+    if isinstance(outcome, Abandoned):
+        tally.last_failure = abandoned_example(watch.current, outcome.thread)
+        tally.examples += 1
+        outcome = (None, None)
+    error, blob = outcome
     return summarise(scenario, agent_name, tally, config, error).model_copy(
         update={"hypothesis_blob": blob}
+    )
+
+
+def _give_up(watch: Watch) -> None:
+    """After Ctrl-C: leave the world the exploring thread may still be in."""
+    running = watch.current
+    if isinstance(running, Running):
+        running.world.leave()
+
+
+def _flaky(flaky: BaseException) -> str:
+    return (
+        "chaoskit: the agent failed an example once but not when it was run again with the "
+        f"same seed and faults ({type(flaky).__name__}). Its behaviour depends on something "
+        "chaoskit does not control (real randomness, global state kept between runs)."
     )
 
 
@@ -171,14 +201,28 @@ def replay(
         decisions.append(Decision(call=call.number, rule=name, kind="model"))
         return name
 
-    return run_example(
-        scenario,
-        agent,
-        world,
-        scenario.build_invariants(),
-        world_seed=example.world_seed,
-        decide=decide,
-        decisions=decisions,
-        wall_limit=wall_guard,
-        misbehave=misbehave,
-    )
+    invariants = scenario.build_invariants()
+    watch = Watch()
+
+    def again() -> Example:
+        return run_example(
+            scenario,
+            agent,
+            world,
+            invariants,
+            world_seed=example.world_seed,
+            decide=decide,
+            decisions=decisions,
+            wall_limit=wall_guard,
+            misbehave=misbehave,
+            watch=watch,
+        )
+
+    try:
+        outcome = supervise(again, watch)
+    except KeyboardInterrupt:
+        _give_up(watch)
+        raise
+    if isinstance(outcome, Abandoned):
+        return abandoned_example(watch.current, outcome.thread)
+    return outcome

@@ -1,15 +1,16 @@
 """Running one agent once, safely: whatever it does, the run goes on and says what happened.
 
-The agent runs in a thread of its own, which chaoskit can give up on. The engine's thread
-waits for it, runs the Hypothesis draws it asks for (Hypothesis is driven from one thread
-only) and watches the real clock:
+An exploration runs in a thread of its own (:func:`supervise`), agent and Hypothesis
+together, so an example costs no thread hand-off; the calling thread only watches it:
 
 - sleep loops and async hangs are stopped by the virtual deadline (``budget.seconds``);
 - past the wall limit (``budget.wall_seconds``, else the run's ``wall_guard``) the agent is
   interrupted with :class:`AgentHung`, again and again while it swallows it, and after a short
-  grace it is abandoned: the example is recorded ``agent_hung`` and the run goes on;
-- whatever it raises, ``SystemExit``, ``KeyboardInterrupt`` and ``GeneratorExit`` included,
-  becomes a finding, with a message that survives exceptions whose ``str`` raises;
+  grace the exploring thread is abandoned: its example is recorded ``agent_hung`` and the run
+  goes on in a new thread;
+- whatever the agent raises, ``SystemExit``, ``KeyboardInterrupt`` and ``GeneratorExit``
+  included, becomes a finding, with a message that survives exceptions whose ``str`` raises
+  (a real Ctrl-C reaches the watching thread, never the agent's);
 - threads it leaves running are a finding of this example, and the world refuses their calls
   from then on, so they can never be counted in another example.
 
@@ -22,20 +23,19 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import inspect
-import queue
 import threading
 import traceback
 import weakref
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from chaoskit.core.agent import Agent, Reply, Task
 from chaoskit.core.clock import VirtualClock, VirtualDeadlineExceeded
 from chaoskit.results import Finding
 from chaoskit.world.timepatch import real_monotonic, run_virtual
 
-__all__ = ["AgentHung", "AgentRun", "Conductor", "run_agent"]
+__all__ = ["Abandoned", "AgentHung", "AgentRun", "Watch", "hung_for_real", "run_agent", "supervise"]
 
 _T = TypeVar("_T")
 
@@ -47,195 +47,119 @@ class AgentHung(BaseException):
     """Raised inside an agent that ran past the wall limit."""
 
 
-class _Aborted(BaseException):
-    """Raised inside an agent whose request to the engine failed (Hypothesis ended the example)."""
-
-
 @dataclass
 class AgentRun:
-    """What one run of the agent gave: its reply, the findings, the threads given up on."""
+    """What one run of the agent gave: its reply, the findings, the threads it left."""
 
     reply: Reply | None
     findings: list[Finding]
-    #: The agent's thread if it was abandoned, and every thread it left running.
-    abandoned: tuple[threading.Thread, ...] = ()
+    left: tuple[threading.Thread, ...] = ()
 
 
-@dataclass
-class _Request:
-    fn: Callable[[], Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    value: Any = None
-    failed: bool = False
+class Watch:
+    """What an exploring thread and the thread watching it share.
 
-
-@dataclass
-class _Outcome:
-    value: Any = None
-    error: BaseException | None = None
-
-
-class _Worker:
-    """The thread agents run in, kept from one example to the next (a thread start costs more
-    than the rest of the engine's work around an example)."""
-
-    def __init__(self) -> None:
-        self.jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self._loop, name="chaoskit-agent", daemon=True)
-        _OWN.add(self.thread)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                job = self.jobs.get()
-                if job is None:
-                    return
-                job()
-            except AgentHung:  # an interruption that arrived just after its job ended
-                continue
-
-    def retire(self) -> None:
-        self.jobs.put(None)  # ends the thread once it is free, if ever
-
-
-class Conductor:
-    """The engine's side of the agent's thread: starts it, serves it, gives up on it.
-
-    :meth:`ask` is how code running inside the agent (a fault decision, a model misbehaviour)
-    gets something done on the engine's thread: Hypothesis's draws must happen there. Call
-    :meth:`close` when done with it.
+    The exploring thread says when an agent starts and ends (:meth:`begin`, :meth:`end`) and
+    what it is running (:attr:`current`); the watcher interrupts it past the limit and, past
+    the grace too, sets :attr:`cancelled` and gives the thread up.
     """
 
     def __init__(self) -> None:
-        self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._worker: _Worker | None = None
-        self._agent: threading.Thread | None = None
-        self._engine: threading.Thread | None = None
-        self._engine_error: BaseException | None = None
-        #: Whether the last run reached the wall limit (stopped there, or abandoned).
+        self.cancelled = threading.Event()
+        #: Whether the last agent run reached its wall limit (stopped there, or abandoned).
         self.hit_wall_limit = False
+        #: Whatever the exploring thread wants known if it is abandoned (its example).
+        self.current: Any = None
+        #: An error of the engine's own raised inside the agent (Hypothesis ending the example
+        #: from a draw): raised again once the agent is done, whatever the agent did with it.
+        self.engine_error: BaseException | None = None
+        self.limit = 0.0
+        self._started: float | None = None
+        self._lock = threading.Lock()
 
-    def may_ask(self) -> bool:
-        """Whether this thread may :meth:`ask`: the agent's own thread, or the engine's.
+    def begin(self, limit: float) -> None:
+        with self._lock:
+            self.hit_wall_limit, self.limit, self._started = False, limit, real_monotonic()
+            self.engine_error = None
 
-        Threads the agent starts may not: the order of their requests would change from one
-        run to the next, and so would the examples Hypothesis replays.
-        """
-        here = threading.current_thread()
-        return self._agent is None or here is self._engine or here is self._agent
-
-    def ask(self, fn: Callable[[], _T]) -> _T:
-        """``fn()`` on the engine's thread (call :meth:`may_ask` first).
-
-        Outside a run (no agent thread), ``fn`` runs where it is called.
-        """
-        here = threading.current_thread()
-        if self._agent is None or here is self._engine:
-            return fn()
-        if here is not self._agent:
-            raise RuntimeError("chaoskit: Conductor.ask from a thread that may not ask")
-        request = _Request(fn)
-        self._requests.put(request)
-        request.done.wait()
-        if request.failed:
-            raise _Aborted
-        result: _T = request.value
-        return result
-
-    def run(
-        self, body: Callable[[], Any], *, wall_limit: float
-    ) -> tuple[_Outcome, threading.Thread | None]:
-        """Run ``body`` in the agent's thread: its outcome, and the thread if it was abandoned.
-
-        An error of the engine's own (raised by a request it ran) is raised again here.
-        """
-        outcome = _Outcome()
-        requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-
-        def job() -> None:
-            try:
-                outcome.value = body()
-            except BaseException as error:  # everything: the agent's thread must report back
-                outcome.error = error
-            finally:
-                requests.put(None)
-
-        worker = self._worker = self._worker or _Worker()
-        self._requests, self._agent = requests, worker.thread
-        self._engine, self._engine_error = threading.current_thread(), None
-        self.hit_wall_limit = False
-        finished = False
+    def engine(self, fn: Callable[[], _T]) -> _T:
+        """Call ``fn``, engine code run inside the agent, noting an error it raises."""
         try:
-            worker.jobs.put(job)
-            finished = self._serve(worker.thread, requests, wall_limit)
-        finally:
-            self._agent = None
-            if not finished or self.hit_wall_limit:  # never reuse a thread that was interrupted
-                worker.retire()
-                self._worker = None
-        if self._engine_error is not None:
-            raise self._engine_error
-        return outcome, None if finished else worker.thread
+            return fn()
+        except BaseException as error:
+            self.engine_error = self.engine_error or error
+            raise
 
-    def close(self) -> None:
-        """Let the agent's thread end."""
-        if self._worker is not None:
-            self._worker.retire()
-            self._worker = None
+    def end(self) -> None:
+        """The agent is done: no interruption from now on, and none left pending."""
+        with self._lock:
+            self._started = None
+            if self.hit_wall_limit:
+                _async_raise(threading.current_thread(), None)
 
-    def _serve(
-        self,
-        thread: threading.Thread,
-        requests: queue.SimpleQueue[_Request | None],
-        wall_limit: float,
-    ) -> bool:
-        """Serve the agent's requests until it ends (True) or is given up on (False)."""
-        started = real_monotonic()
-        grace = min(1.0, max(wall_limit, 0.05))
-        while True:
-            elapsed = real_monotonic() - started
-            if elapsed >= wall_limit + grace:
-                self._give_up(requests)
+    def _overdue(self, thread: threading.Thread) -> bool:
+        """Interrupt ``thread`` past the limit; True once past the grace too."""
+        with self._lock:
+            if self._started is None:
                 return False
-            if elapsed >= wall_limit:
+            elapsed = real_monotonic() - self._started
+            if elapsed >= self.limit + _grace(self.limit):
+                return True
+            if elapsed >= self.limit:
                 self.hit_wall_limit = True
                 _async_raise(thread, AgentHung)  # again each tick: it may swallow one
-            # Short slices: a Ctrl-C is handled between two waits, never after the whole limit.
-            wait = min(wall_limit - elapsed, 0.1) if elapsed < wall_limit else 0.05
-            try:
-                request = requests.get(timeout=max(wait, 0.001))
-            except queue.Empty:
-                continue
-            if request is None:
-                return True
-            self._answer(request)
+            return False
 
-    def _answer(self, request: _Request) -> None:
+
+class Abandoned(Generic[_T]):
+    """What :func:`supervise` returns for a thread it gave up on."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self.thread = thread
+
+
+def supervise(body: Callable[[], _T], watch: Watch) -> _T | Abandoned[_T]:
+    """Run ``body`` in a new thread and watch it; its result, or :class:`Abandoned`.
+
+    Ctrl-C (a ``KeyboardInterrupt`` in this thread) cancels the watched thread and goes on up.
+    """
+    done = threading.Event()
+    box: list[Any] = []
+
+    def target() -> None:
         try:
-            request.value = request.fn()
-        except BaseException as error:  # Hypothesis's own control flow (StopTest…) included
-            self._engine_error = self._engine_error or error
-            request.failed = True
-        request.done.set()
+            box.append((body(), None))
+        except BaseException as error:  # carried over to the watching thread
+            box.append((None, error))
+        finally:
+            done.set()
 
-    @staticmethod
-    def _give_up(requests: queue.SimpleQueue[_Request | None]) -> None:
-        """Release whatever the abandoned agent waits on: its requests fail from now on."""
-        while True:
-            try:
-                request = requests.get_nowait()
-            except queue.Empty:
-                return
-            if request is not None:
-                request.failed = True
-                request.done.set()
+    thread = threading.Thread(target=target, name="chaoskit-explore", daemon=True)
+    _OWN.add(thread)
+    thread.start()
+    try:
+        while not done.wait(0.05):  # short waits: Ctrl-C lands between two
+            if watch._overdue(thread):
+                watch.cancelled.set()
+                return Abandoned(thread)
+    except BaseException:
+        watch.cancelled.set()
+        raise
+    value, error = box[0]
+    if error is not None:
+        raise error
+    result: _T = value
+    return result
 
 
-def _async_raise(thread: threading.Thread, exc: type[BaseException]) -> None:
+def _grace(limit: float) -> float:
+    return min(1.0, max(limit, 0.05))
+
+
+def _async_raise(thread: threading.Thread, exc: type[BaseException] | None) -> None:
     if thread.ident is not None and thread.is_alive():
         ctypes.pythonapi.PyThreadState_SetAsyncExc(
-            ctypes.c_ulong(thread.ident), ctypes.py_object(exc)
+            ctypes.c_ulong(thread.ident), ctypes.py_object(exc) if exc is not None else None
         )
 
 
@@ -245,35 +169,42 @@ def run_agent(
     clock: VirtualClock,
     *,
     wall_limit: float,
-    conductor: Conductor | None = None,
+    watch: Watch | None = None,
 ) -> AgentRun:
-    """Run ``agent`` on ``task`` inside an active world; never raises for the agent's faults."""
-    own = conductor is None
-    conductor = conductor or Conductor()
+    """Run ``agent`` on ``task`` inside an active world; never raises for the agent's faults.
+
+    Under a :class:`Watch` (inside :func:`supervise`) the wall limit is enforced.
+    """
     deadline = task.budget.seconds
     before = set(threading.enumerate())
-    clock.deadline = deadline
-    try:
-        outcome, abandoned = conductor.run(
-            lambda: _call(agent, task, clock, deadline), wall_limit=wall_limit
-        )
-    finally:
-        clock.deadline = None
-        if own:
-            conductor.close()
     findings: list[Finding] = []
     reply: Reply | None = None
-    if abandoned is not None:
-        findings.append(_hung_for_real(wall_limit, stopped=False))
-    elif outcome.error is None:
-        reply = _as_reply(outcome.value, findings)
-    else:
-        findings.append(_finding_for(outcome.error, deadline, wall_limit))
+    clock.deadline = deadline
+    if watch is not None:
+        watch.begin(wall_limit)
+    try:
+        reply = _as_reply(_call(agent, task, clock, deadline), findings)
+    except BaseException as error:  # the agent's, whatever it is: a real Ctrl-C never lands here
+        findings.append(_finding_for(error, deadline, wall_limit))
+    finally:
+        _settle(watch)
+        clock.deadline = None
+    if watch is not None and watch.engine_error is not None:
+        raise watch.engine_error  # Hypothesis's, not the agent's: hand it back
     left = _threads_left(before)
     if left:
         findings.append(_left_finding(left))
-    stuck = () if abandoned is None else (abandoned,)
-    return AgentRun(reply, findings, abandoned=(*stuck, *left))
+    return AgentRun(reply, findings, left=tuple(left))
+
+
+def _settle(watch: Watch | None) -> None:
+    """End the watch, even if a last interruption arrives while doing so."""
+    while watch is not None:
+        try:
+            watch.end()
+            return
+        except AgentHung:
+            continue
 
 
 class _AsyncHang(Exception):
@@ -325,9 +256,7 @@ def _finding_for(error: BaseException, deadline: float, wall_limit: float) -> Fi
     if isinstance(error, VirtualDeadlineExceeded | _AsyncHang):
         return _hung_virtually(deadline)
     if isinstance(error, AgentHung):
-        return _hung_for_real(wall_limit, stopped=True)
-    if isinstance(error, _Aborted):
-        return Finding(kind="agent_raised", message="The example was ended by the engine.")
+        return hung_for_real(wall_limit, stopped=True)
     if isinstance(error, SystemExit | KeyboardInterrupt | GeneratorExit):
         return _exited(error)
     return _raised(error)
@@ -344,7 +273,7 @@ def _hung_virtually(deadline: float) -> Finding:
     )
 
 
-def _hung_for_real(wall_limit: float, *, stopped: bool) -> Finding:
+def hung_for_real(wall_limit: float, *, stopped: bool) -> Finding:
     what = (
         "was stopped"
         if stopped

@@ -173,6 +173,11 @@ def abandon(threads: Iterable[threading.Thread]) -> None:
     _abandoned.update(threads)
 
 
+def abandoned() -> bool:
+    """Whether the calling thread was given up on (by any world)."""
+    return bool(_abandoned) and threading.current_thread() in _abandoned
+
+
 def _warm_caches() -> None:
     """Ask once, before any world, what libraries would otherwise learn from a child process
     inside one (the stripe SDK's user agent reads ``platform``, which runs ``uname -p``)."""

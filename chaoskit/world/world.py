@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import threading
-import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any, NoReturn, assert_never
@@ -40,7 +39,7 @@ from chaoskit.world.faults import (
     TimeoutBeforeCommit,
 )
 from chaoskit.world.guard import abandon as abandon_threads
-from chaoskit.world.guard import guard
+from chaoskit.world.guard import abandoned, guard
 from chaoskit.world.injector import Call, Decider, Injector, malform, poison
 from chaoskit.world.integrity import entry_digest
 from chaoskit.world.intercept import DEFAULT_TIMEOUT, Client, FaultSignal, intercept
@@ -102,9 +101,7 @@ class World:
         self._calls = 0
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
-        #: Threads given up on (an agent that would not stop, threads it left running): their
-        #: calls are refused, so they can never land in another run's ledgers.
-        self._abandoned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+        self._leaving = threading.Lock()
         #: A digest of every ledger entry a call committed, by (backend, seq): what the ledgers
         #: are checked against before a run is judged (see :mod:`chaoskit.world.integrity`).
         self.commits: dict[tuple[str, int], str] = {}
@@ -157,10 +154,9 @@ class World:
             fake.keep_history = name in stale
 
     def abandon(self, threads: Iterable[threading.Thread]) -> None:
-        """Refuse every call these threads make from now on, with a connection error (and any
-        network or process of theirs, in this world or none)."""
-        threads = list(threads)
-        self._abandoned.update(threads)
+        """Refuse every call these threads make from now on, with a connection error, and any
+        network or process of theirs, in this world, a later one, or none: an agent that would
+        not stop, threads it left running. They can never land in another run's ledgers."""
         abandon_threads(threads)
 
     def __enter__(self) -> World:
@@ -181,19 +177,30 @@ class World:
             stack.enter_context(guard(self))
         except BaseException:
             stack.close()
-            _ACTIVE.clear()
+            _ACTIVE.remove(self)
             raise
         self._stack = stack
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.leave()
+
+    def leave(self) -> None:
+        """Deactivate the world; again or from another thread, it does nothing more.
+
+        The engine leaves the world of an agent it gave up on from its own thread: that agent's
+        ``with`` block may end much later, or never.
+        """
+        with self._leaving:
+            stack, self._stack = self._stack, None
+        if stack is None:
+            return
         try:
-            if self._stack is not None:
-                self._stack.close()
+            stack.close()
         finally:
-            self._stack = None
             with _ACTIVE_LOCK:
-                _ACTIVE.clear()
+                if self in _ACTIVE:
+                    _ACTIVE.remove(self)
 
     # -- routing ----------------------------------------------------------------------------------
 
@@ -206,7 +213,7 @@ class World:
         respx match over every route would cost more than the whole rest of the call. Hosts no
         fake owns go to :attr:`router`, a respx router users can extend for their own hosts.
         """
-        if self._abandoned and threading.current_thread() in self._abandoned:
+        if abandoned():  # a thread given up on, by this world or an earlier one
             raise FaultSignal("unrouted", _ABANDONED)
         fake = self._hosts.get(request.url.host)
         if fake is None:
