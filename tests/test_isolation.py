@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -436,3 +437,45 @@ def test_library_probes_of_the_machine_are_not_taken_for_the_agent_s_processes()
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "0", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("leaves", "kind"),
+    [
+        (
+            lambda task: urllib.request.urlopen(f"{task.urls['payments']}/v1/charges"),
+            "network_refused",
+        ),
+        (
+            lambda task: subprocess.run(["curl", "https://example.org"], check=False),
+            "process_spawned",
+        ),
+        (lambda task: socket.create_connection(("192.0.2.1", 443), timeout=1), "network_refused"),
+    ],
+    ids=["urllib", "subprocess", "raw-socket"],
+)
+def test_a_way_around_the_fakes_is_a_finding_and_the_run_goes_on(
+    leaves: Callable[[Task], Any], kind: str, tmp_path: Path
+) -> None:
+    def agent(task: Task) -> str:
+        try:
+            leaves(task)
+        except OSError:
+            return "I could not do it."
+        return "Done."
+
+    run = run_both(agent, tmp_path)
+    assert any(f.startswith(f"{kind}: ") for f in findings(run.scenarios[0]))
+    the_honest_one_held(run)
+
+
+def test_a_leftover_thread_is_reported_through_a_whole_run(
+    tmp_path: Path, stop: threading.Event
+) -> None:
+    def leaves_a_thread(task: Task) -> str:
+        threading.Thread(target=stop.wait, daemon=True).start()
+        return honest(task)
+
+    run = run_both(leaves_a_thread, tmp_path)
+    assert any(f.startswith("threads_left: ") for f in findings(run.scenarios[0]))
+    the_honest_one_held(run)
