@@ -239,15 +239,45 @@ def _replay(args: argparse.Namespace) -> int:
     recorded = target.counterexample
     assert recorded is not None
     again = replay(load_scenario(target.source), agent, recorded)
-    same = again.verdicts == recorded.verdicts and again.trace == recorded.trace
-    print(f"chaoskit: replayed {target.scenario!r} against {args.agent or target.agent}")
+    print(
+        f"chaoskit: replayed {target.scenario!r} against {args.agent or target.agent} on the "
+        f"recorded schedule: {_schedule(recorded)}"
+    )
+    return _judged(
+        again, same=again.verdicts == recorded.verdicts and again.trace == recorded.trace
+    )
+
+
+def _schedule(example: Any) -> str:
+    picked = [f"{d.rule} on call {d.call}" for d in example.decisions if d.rule is not None]
+    return "; ".join(picked) if picked else "no faults"
+
+
+def _judged(again: Any, *, same: bool) -> int:
+    """Say what the replayed run shows: still failing (1), or what now holds (0)."""
     for verdict in again.verdicts:
         if verdict.status != "held":
             print(f"  {verdict.status}: {verdict.invariant}: {verdict.explanation}")
     for finding in again.findings:
         print(f"  finding ({finding.kind}): {finding.message}")
-    print("chaoskit: reproduced exactly." if same else "chaoskit: the run differs from the record.")
-    return 1 if again.failed else 0
+    if again.failed:
+        failing = [v.invariant for v in again.verdicts if v.status == "violated"]
+        failing += [f"finding {f.kind}" for f in again.findings]
+        exact = " (reproduced exactly)" if same else ""
+        print(f"chaoskit: still fails on the recorded schedule{exact}: {', '.join(failing)}.")
+        return 1
+    unknown = [v.invariant for v in again.verdicts if v.status == "unknown"]
+    if unknown:
+        print(
+            f"chaoskit: nothing fails on the recorded schedule, but {len(unknown)} invariant(s) "
+            f"could not be judged: {', '.join(unknown)} (listed above)."
+        )
+    else:
+        print(
+            f"chaoskit: all invariants hold on the recorded schedule "
+            f"({len(again.verdicts)} checked, no findings)."
+        )
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
