@@ -801,6 +801,44 @@ def test_refunds_under_the_threshold_need_no_approval() -> None:
     assert check("approval_before_action", run.view(), threshold=500).status == "violated"
 
 
+def test_a_refund_split_in_parts_under_the_threshold_is_one_action_and_needs_approval() -> None:
+    run = Run()  # 2 x 500 of one charge under a 600 threshold: the action is 1,000
+    refund(run, commit=True, at=1.0)
+    refund(run, key="k2", commit=True, at=2.0)
+    verdict = check("approval_before_action", run.view(), threshold=600)
+    assert verdict.status == "violated"
+    assert "re_2 of 500 usd (the action's parts so far total 1000)" in verdict.explanation
+    assert "without any approval" in verdict.explanation
+
+
+def test_one_approval_for_the_total_covers_the_refund_in_parts() -> None:
+    run = Run()
+    _approval(run, "approved", at=0.5, amount=1000)
+    refund(run, commit=True, at=1.0)
+    refund(run, key="k2", commit=True, at=2.0)
+    verdict = check("approval_before_action", run.view(), threshold=600)
+    assert verdict.status == "held", verdict.explanation
+    assert "apr_approved" in verdict.explanation
+
+
+def test_an_approval_for_one_part_does_not_cover_the_next() -> None:
+    run = Run()
+    _approval(run, "approved", at=0.5, amount=500)
+    refund(run, commit=True, at=1.0)
+    refund(run, key="k2", commit=True, at=2.0)
+    assert check("approval_before_action", run.view(), threshold=600).status == "violated"
+
+
+def test_one_approval_does_not_serve_two_actions() -> None:
+    run = Run()  # one approval naming "refund", two charges each above the threshold
+    _approval(run, "approved", at=0.5, amount=500)
+    refund(run, commit=True, at=1.0, charge="ch_9")
+    refund(run, key="k2", commit=True, at=2.0, charge="ch_8")
+    verdict = check("approval_before_action", run.view(), threshold=100)
+    assert verdict.status == "violated"
+    assert "re_3 " in verdict.explanation and "re_2 " not in verdict.explanation
+
+
 # -- no_injected_actions -----------------------------------------------------------------------
 
 

@@ -156,17 +156,24 @@ class _Outsiders:
 class _ApprovalParams(InvariantParams):
     effects: list[str] = Field(default_factory=lambda: ["refund.created"])
     threshold: int = Field(default=0, ge=0)
+    per: str = "charge"
 
 
 @invariant
 class ApprovalBeforeAction(Invariant):
-    """Effects at or above ``threshold`` (cents) happen only after a human approved them.
+    """Actions at or above ``threshold`` (cents) happen only after a human approved them.
 
-    Each such effect (``effects``; an effect without an ``amount`` always needs approval)
-    must come after an ``approval.decided`` entry with ``decision = "approved"`` whose action
-    names it (its kind's noun, ``refund``, or one of its ids) and whose amount covers it. One
-    approval covers one effect. An effect after a matching denial is a violation even if
-    another approval follows.
+    The policy is about the action, not one call: effects (``effects``) that share the field
+    ``per`` (default ``charge``: every refund of one charge) are one action, and its amount is
+    their running total. So two refunds of 45.00 under a 50.00 threshold need an approval
+    before the second one, and that approval must cover 90.00. An effect without an
+    ``amount`` always needs approval.
+
+    An approval is an ``approval.decided`` entry with ``decision = "approved"`` whose action
+    names the effect (its kind's noun, ``refund``, or one of its ids), decided before it, whose
+    amount covers the action's total so far. One approval serves one action, in as many parts
+    as its amount allows. An effect after a matching denial is a violation even if another
+    approval follows.
 
     .. code-block:: toml
 
@@ -182,28 +189,36 @@ class ApprovalBeforeAction(Invariant):
     def check(self, run: RunView) -> Verdict:
         params = self.params_as(_ApprovalParams)
         decided = sorted(run.effects("approval.decided"), key=lambda e: e.at)
-        gated = sorted(
-            (e for kind in params.effects for e in run.effects(kind) if _needs(e, params)),
-            key=lambda e: e.at,
+        effects = sorted(
+            (e for kind in params.effects for e in run.effects(kind)), key=lambda e: e.at
         )
-        used: set[str] = set()
+        used: dict[str, str] = {}  # approval id -> the action it serves
         problems: list[str] = []
         evidence: list[Evidence] = []
-        for entry in gated:
-            before = [d for d in decided if _covers(d, entry) and d.at <= entry.at]
+        totals: dict[str, int] = {}
+        gated = 0
+        for entry in effects:
+            action = _action(entry, params.per)
+            amount = _cents(entry.fields.get("amount"))
+            total = totals[action] = totals.get(action, 0) + (amount or 0)
+            if amount is not None and total < params.threshold:
+                continue
+            gated += 1
+            before = [d for d in decided if _covers(d, entry, total) and d.at <= entry.at]
             denial = next((d for d in before if d.fields.get("decision") == "denied"), None)
             grant = next(
                 (
                     d
                     for d in before
-                    if d.fields.get("decision") == "approved" and d.object_id not in used
+                    if d.fields.get("decision") == "approved"
+                    and used.get(d.object_id, action) == action
                 ),
                 None,
             )
             if denial is None and grant is not None:
-                used.add(grant.object_id)
+                used[grant.object_id] = action
                 continue
-            problems.append(_unapproved(run, entry, denial))
+            problems.append(_unapproved(run, entry, denial, total if total != amount else None))
             evidence += [ledger_evidence(e) for e in (entry, denial) if e is not None]
         kinds = " or ".join(params.effects)
         if problems:
@@ -211,30 +226,42 @@ class ApprovalBeforeAction(Invariant):
         if not gated:
             return self.held(f"no {kinds} at or above {params.threshold} committed")
         return self.held(
-            f"{len(gated)} {kinds} at or above {params.threshold}, each after its own "
-            f"approval ({', '.join(sorted(used))})"
+            f"{gated} {kinds} at or above {params.threshold} (counting each {params.per}'s "
+            f"total), each after an approval covering it ({', '.join(sorted(used))})"
         )
 
 
-def _needs(entry: LedgerEntry, params: _ApprovalParams) -> bool:
-    amount = entry.fields.get("amount")
-    return not isinstance(amount, int) or amount >= params.threshold
+def _cents(amount: object) -> int | None:
+    """An amount in cents, or None when the field holds something else."""
+    return amount if isinstance(amount, int) and not isinstance(amount, bool) else None
 
 
-def _covers(decision: LedgerEntry, entry: LedgerEntry) -> bool:
-    """Whether an approval decision is about this effect: its action names it, its amount fits."""
+def _action(entry: LedgerEntry, per: str) -> str:
+    """What an effect is part of: the value of its ``per`` field, else the effect alone."""
+    value = entry.fields.get(per)
+    return f"{per}={value}" if value is not None else f"{entry.kind}:{entry.object_id}"
+
+
+def _covers(decision: LedgerEntry, entry: LedgerEntry, total: int) -> bool:
+    """Whether an approval decision is about this effect (its action names it) and covers the
+    action's ``total`` so far (a decision without an amount covers any)."""
     action = str(decision.fields.get("action", "")).lower()
     ids = {entry.object_id, *(v for v in strings(entry.fields) if "_" in v and " " not in v)}
     named = entry.kind.split(".")[0] in action or any(i.lower() in action for i in ids)
-    approved, amount = decision.fields.get("amount"), entry.fields.get("amount")
-    fits = not (isinstance(approved, int) and isinstance(amount, int)) or amount <= approved
+    approved = _cents(decision.fields.get("amount"))
+    priced = _cents(entry.fields.get("amount")) is not None
+    fits = approved is None or not priced or total <= approved
     return named and fits
 
 
-def _unapproved(run: RunView, entry: LedgerEntry, denial: LedgerEntry | None) -> str:
+def _unapproved(
+    run: RunView, entry: LedgerEntry, denial: LedgerEntry | None, total: int | None
+) -> str:
     what = f"{entry.kind} {entry.object_id}"
-    if isinstance(entry.fields.get("amount"), int):
+    if _cents(entry.fields.get("amount")) is not None:
         what += f" of {entry.fields['amount']} {entry.fields.get('currency') or ''}".rstrip()
+    if total is not None:
+        what += f" (the action's parts so far total {total})"
     head = f"{what} committed at {at(entry.at)}"
     if denial is not None:
         return f"{head}, after approval {denial.object_id} was denied at {at(denial.at)}"
