@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chaoskit.results import Example, RunResult, ScenarioResult
+from chaoskit.results import Example, FiredFault, RunResult, ScenarioResult
 
 __all__ = ["describe_failure", "run_summary_lines", "summary_lines"]
 
@@ -49,14 +49,41 @@ def _counterexample_lines(example: Example) -> list[str]:
         if v.status != "held"
     ]
     lines += [f"  finding ({f.kind}): {f.message}" for f in example.findings]
-    count = len(example.faults)
-    lines.append(f"  minimal fault schedule ({count} fault{'s' if count != 1 else ''}):")
-    lines += [
-        f"    call {f.call:<3} t={f.at:<7g} {f.backend} {f.route}  {f.kind}" for f in example.faults
-    ] or ["    (none: the agent fails without any fault)"]
+    groups = decisions(example)
+    hit = len(example.faults)
+    count = f"{len(groups)} fault{'s' if len(groups) != 1 else ''}"
+    if hit != len(groups):
+        count = f"{len(groups)} decision{'s' if len(groups) != 1 else ''}, {hit} calls hit"
+    lines.append(f"  minimal fault schedule ({count}):")
+    lines += [_group_line(group) for group in groups] or [
+        "    (none: the agent fails without any fault)"
+    ]
     if example.reply is not None:
         lines.append(f"  reply: {example.reply.text[:300]!r}")
     return lines
+
+
+def decisions(example: Example) -> list[list[FiredFault]]:
+    """The example's faults as the decisions that made them: a 5xx storm, one decision that
+    hit every call until it ended, is one group; every other fault is its own."""
+    decided = {d.call for d in example.decisions if d.kind == "fault" and d.rule is not None}
+    groups: list[list[FiredFault]] = []
+    for fault in example.faults:
+        last = groups[-1][0] if groups else None
+        storming = last is not None and fault.kind == last.kind == "server_error"
+        if storming and last is not None and fault.rule == last.rule and fault.call not in decided:
+            groups[-1].append(fault)
+        else:
+            groups.append([fault])
+    return groups
+
+
+def _group_line(group: list[FiredFault]) -> str:
+    first, last = group[0], group[-1]
+    line = f"    call {first.call:<3} t={first.at:<7g} {first.backend} {first.route}  {first.kind}"
+    if len(group) > 1:
+        line += f", storming {len(group)} calls (calls {first.call}-{last.call}, to t={last.at:g})"
+    return line
 
 
 def summary_lines(results: Iterable[ScenarioResult], *, details: bool = False) -> list[str]:
