@@ -163,6 +163,9 @@ class ScenarioResult(FrozenModel):
     invariants: tuple[InvariantSummary, ...] = ()
     coverage: Coverage = Coverage()
     counterexample: Example | None = None
+    #: The smallest example seen for each violated invariant and finding kind that the
+    #: counterexample does not show: shrinking keeps one failure and may drift from another.
+    failures: tuple[Example, ...] = ()
     samples: tuple[Example, ...] = ()
     reproduction: str | None = None
     #: Hypothesis's ``@reproduce_failure(...)`` for the minimal failure (same Hypothesis only).

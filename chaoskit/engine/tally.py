@@ -32,6 +32,8 @@ class Tally:
     fired_rules: dict[str, int] = field(default_factory=dict)
     samples: list[Example] = field(default_factory=list)
     last_failure: Example | None = None
+    #: The smallest failing example seen for each failure (see :func:`failure_keys`).
+    smallest: dict[str, Example] = field(default_factory=dict)
 
 
 def count(tally: Tally, scenario: Scenario, example: Example, config: EngineSettings) -> None:
@@ -50,6 +52,34 @@ def count(tally: Tally, scenario: Scenario, example: Example, config: EngineSett
             tally.sometimes[prop.name] = tally.sometimes.get(prop.name, 0) + 1
     if not example.failed and len(tally.samples) < config.passing_samples:
         tally.samples.append(example)
+    for key in failure_keys(example):
+        kept = tally.smallest.get(key)
+        if kept is None or _size(example) < _size(kept):
+            tally.smallest[key] = example
+
+
+def failure_keys(example: Example) -> list[str]:
+    """What an example shows failing: each violated invariant, each kind of finding."""
+    return [f"invariant {v.invariant}" for v in example.verdicts if v.status == "violated"] + [
+        f"finding {f.kind}" for f in example.findings
+    ]
+
+
+def _size(example: Example) -> tuple[int, int, int]:
+    decided = sum(d.rule is not None for d in example.decisions)
+    return decided, len(example.faults), len(example.trace)
+
+
+def _other_failures(tally: Tally, shown: Example | None) -> tuple[Example, ...]:
+    covered = set(failure_keys(shown)) if shown is not None else set()
+    others: list[Example] = []
+    for key in sorted(tally.smallest):
+        example = tally.smallest[key]
+        if key in covered or any(example is o for o in others):
+            continue
+        others.append(example)
+        covered.update(failure_keys(example))
+    return tuple(others)
 
 
 def _hits(kind: str | None, target: str | None, fault: FiredFault) -> bool:
@@ -112,6 +142,7 @@ def summarise(
             examples_with_faults=tally.examples_with_faults,
         ),
         counterexample=failure,
+        failures=_other_failures(tally, failure),
         samples=tuple(tally.samples),
         reproduction=_reproduction(scenario, agent_name, config) if failure else None,
         error=error,

@@ -28,6 +28,13 @@ def describe_failure(result: ScenarioResult) -> str:
         lines.append(f"  {result.error}")
     if result.counterexample is not None:
         lines += _counterexample_lines(result.counterexample)
+    for other in result.failures:
+        failing = [v.invariant for v in other.verdicts if v.status == "violated"]
+        failing += [f"finding {f.kind}" for f in other.findings]
+        lines.append(
+            f"  also failing in other examples: {', '.join(failing)} (smallest seen: world "
+            f"{other.world_seed}, {len(decisions(other))} fault decision(s); story in the report)"
+        )
     for reason in result.not_exercised:
         lines.append(f"  not exercised: {reason}; the scenario tested nothing there.")
     if result.interrupted:

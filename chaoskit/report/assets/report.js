@@ -342,6 +342,7 @@
     if (sc.source) append(card, h("p", { class: "source" }, ["source ", u(sc.source, "mono")]));
     if (sc.error) append(card, h("pre", { class: "error-box" }, longText(sc.error, 4000)));
     if (sc.counterexample) append(card, counterexample(sc, sc.counterexample));
+    (sc.failures || []).forEach(function (ex) { append(card, counterexample(sc, ex, true)); });
     if (sc.reproduction) append(card, reproduction(sc.reproduction));
     append(card, h("div", { class: "grid2" }, [coverage(sc), sometimes(sc)]));
     append(card, [notExercised(sc), budgets(sc), samples(sc)]);
@@ -359,18 +360,21 @@
 
   // --- the counterexample told in words -----------------------------------------------------
 
-  function counterexample(sc, ex) {
+  function counterexample(sc, ex, another) {
     var broken = (ex.verdicts || []).filter(function (v) { return v.status !== "held"; });
     var faults = ex.faults || [];
+    var title = ex.findings && ex.findings.length && !broken.length
+      ? "Minimal counterexample: the agent itself failed"
+      : "Minimal counterexample";
     var box = h("div", { class: "story" }, [
-      h("h3", null, ex.findings && ex.findings.length && !broken.length
-        ? "Minimal counterexample: the agent itself failed"
-        : "Minimal counterexample"),
+      h("h3", null, another ? "Another failure: " + failureNames(broken, ex.findings || []) : title),
       h("p", { class: "lead" }, [
         "Asked ", h("q", null, longText(ex.message, 400)), ", agent ", u(sc.agent, "mono"),
         " broke " + plural(broken.length, "invariant") + " in world ",
         h("span", { class: "mono" }, String(ex.world_seed)), " after " +
-        plural(faults.length, "fault") + " (the smallest schedule shrinking found) and " +
+        plural(faults.length, "fault") + (another
+          ? " (the smallest example seen for this failure; shrinking kept the one above) and "
+          : " (the smallest schedule shrinking found) and ") +
         seconds(ex.virtual_seconds) + " of virtual time."
       ]),
       faultList(faults),
@@ -382,6 +386,11 @@
       ledgers(ex)
     ]);
     return box;
+  }
+
+  function failureNames(broken, findings) {
+    return broken.map(function (v) { return v.invariant; })
+      .concat(findings.map(function (f) { return f.kind; })).join(", ");
   }
 
   function faultList(faults) {
