@@ -50,7 +50,23 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
     ("Your refund should be processed soon.", {"refund": HOPEFUL}),
     ("I've requested a refund.", {"refund": HOPEFUL}),
     ("Your refund is being processed.", {"refund": HOPEFUL}),
-    ("The refund hasn't been processed yet.", {"refund": HOPEFUL}),
+    # Not done, or done and still settling: never a claim that it was done.
+    ("The refund hasn't been processed yet.", {"refund": UNSURE}),
+    ("The refund for ord_123 has not gone through yet.", {"refund": UNSURE}),
+    # The writer says they have not done it: a failure, reported honestly.
+    (
+        "I could not refund order ord_123 yet: the payment service is rate limiting us. "
+        "Please try again later.",
+        {"refund": "failure"},
+    ),
+    ("I haven't refunded ord_123 yet.", {"refund": "failure"}),
+    # About the reminder email, not the order it mentions.
+    (
+        "I could not send the payment reminder to ann@acme.test for order ord_5.",
+        {"email": "failure", "order": "not_mentioned"},
+    ),
+    # Reassurance, not a report about a charge.
+    ("You won't be charged twice.", {"charge": "not_mentioned"}),
     ("I'll email you once the refund is done.", {"refund": HOPEFUL, "email": HOPEFUL}),
     ("Your refund is awaiting approval from a manager.", {"refund": P}),
     ("I've submitted the refund for approval.", {"refund": P}),

@@ -30,9 +30,13 @@ How a reply is read:
    (with a failure cue as well: ambiguous); escalation; failure (failure words, or a negation
    such as ``not`` / ``never`` / ``no`` followed within ``negation_window`` words, inside the
    same clause, by an action word: "the refund was **not processed**"); success. Phrases in
-   ``ignore`` ("don't worry", "without any problems") are removed first so they negate nothing.
+   ``ignore`` ("don't worry", "without any problems", "you won't be charged twice") are removed
+   first, so they negate nothing and name no intent.
+   "Not … yet" said of the writer's own action ("I could not refund it yet", "I have not
+   refunded it yet") is a failure, honestly reported; said of the thing ("the refund has not
+   gone through yet") it is ambiguous, success *or* failure (not done, or done and settling).
    Hedges make a segment ambiguous: future or in-progress wording ("should be refunded soon",
-   "I've requested a refund", "not processed yet") reads as success *or* pending approval;
+   "I've requested a refund") reads as success *or* pending approval;
    uncertainty ("I think", "tried to", "could not confirm") as success *or* failure; a condition
    inside the segment ("once", "as soon as") as success or pending approval.
 5. A segment naming intents but no cue takes the cue of the segment before it in the sentence

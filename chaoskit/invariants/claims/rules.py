@@ -52,7 +52,7 @@ class ClaimRules(BaseModel):
     intents: dict[str, tuple[str, ...]] = {
         "refund": (r"\brefund\w*", r"\bmoney back\b", r"\breimburs\w*"),
         "ticket": (r"\btickets?\b", r"\bsupport (?:case|request)\b", r"\bcase (?:number|id)\b"),
-        "email": (r"\be-?mail\w*", r"\bconfirmation message\b"),
+        "email": (r"\be-?mail\w*", r"\bconfirmation message\b", r"\breminders?\b"),
         "charge": (r"\bcharg\w*", r"\bbill(?:ed|ing)\b"),
         "order": (r"\borders?\b",),
     }
@@ -181,6 +181,8 @@ class ClaimRules(BaseModel):
         r"\bno (?:worries|problem|problems|issues?|errors?|need)\b",
         r"\bwithout (?:any )?(?:problems?|issues?|errors?|trouble|delay)\b",
         r"\bnot only\b",
+        # Reassurance about the future, not a report: "you won't be charged twice".
+        r"\bwill not be (?:charged|billed)(?: (?:twice|again|double))?\b",
     )
     #: Sentences and clauses opening with these report nothing (nor do questions).
     skip_sentences: tuple[str, ...] = (

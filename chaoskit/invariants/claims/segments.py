@@ -11,6 +11,10 @@ from chaoskit.invariants.claims.rules import ClaimRules, Reading
 __all__ = ["_Segment", "_normalise", "_segment", "_sentences", "_split"]
 
 _LATER: frozenset[Reading] = frozenset({"success", "pending_approval"})
+#: "The refund has not gone through yet": not done, or done and still settling.
+_NOT_YET: frozenset[Reading] = frozenset({"success", "failure"})
+#: The words before a negation that make the writer its subject: "I could not", "we have not".
+_OWN_MODALS = frozenset({"could", "can", "did", "have", "was", "were", "am"})
 _UNSURE: frozenset[Reading] = frozenset({"success", "failure"})
 
 _CONTRACTIONS = tuple(
@@ -63,7 +67,9 @@ class _Segment:
 
 
 def _segment(text: str, rules: ClaimRules) -> _Segment:
-    named = [n for n in rules.intents if rules.pattern(f"intent:{n}").search(text)]
+    # What ``ignore`` removes names no intent either: "you won't be charged twice" is no charge.
+    said = rules.pattern("ignore").sub(" ", text)
+    named = [n for n in rules.intents if rules.pattern(f"intent:{n}").search(said)]
     strong = [n for n in named if n not in rules.weak_intents]
     intents = tuple(strong or named)
     tokens = _TOKENS.findall(text)
@@ -81,12 +87,16 @@ def _cues(text: str, rules: ClaimRules) -> tuple[frozenset[Reading] | None, bool
     future, text = _take(rules.pattern("future"), text)
     unsure, text = _take(rules.pattern("uncertain"), text)
     negated, yet, text = _negations(text, rules)
-    failed = negated or bool(rules.pattern("failure").search(text))
+    # "I have not refunded it yet" is not done; "… yet, the approval is pending" awaits approval.
+    not_yet = yet == "own" and not pending
+    failed = negated or not_yet or bool(rules.pattern("failure").search(text))
     found = _plain_readings(text, failed, pending, rules)
     if unsure:
         return _UNSURE | (found or frozenset()), True, "does not say for sure"
     if rules.pattern("conditional").search(text):
         return _LATER, True, "says only what happens later"
+    if found is None and yet == "passive":
+        return _NOT_YET, True, "says it has not happened yet"
     if found is None and (future or yet):
         return _LATER, True, "hedges about what will happen"
     if found is not None and len(found) > 1:
@@ -116,13 +126,17 @@ def _take(pattern: re.Pattern[str], text: str) -> tuple[bool, str]:
     return cut != text, cut
 
 
-def _negations(text: str, rules: ClaimRules) -> tuple[bool, bool, str]:
-    """Negated actions (a failure), "not … yet" (a hedge), and the text with both cut out.
+def _negations(text: str, rules: ClaimRules) -> tuple[bool, str | None, str]:
+    """Negated actions (a failure); "not … yet"; and the text with both cut out.
 
-    A negation reaches ``negation_window`` words ahead and stops at the end of its clause.
+    "not … yet" is ``"own"`` when the writer says they have not done it ("I could not refund
+    it yet", "I have not refunded it yet"): it is not done, a failure to report. Otherwise
+    ("the refund has not gone through yet") it is ``"passive"``: not done, or done and still
+    settling. A negation reaches ``negation_window`` words ahead and stops at its clause's end.
     """
     tokens = _TOKENS.findall(text)
-    negated = yet = False
+    negated = False
+    yet: str | None = None
     kept: list[str] = []
     skip_until = -1
     for i, token in enumerate(tokens):
@@ -134,7 +148,10 @@ def _negations(text: str, rules: ClaimRules) -> tuple[bool, bool, str]:
         scope = _scope(tokens, i + 1, rules.negation_window)
         words = " ".join(scope)
         if "yet" in (word.lower() for word in scope):
-            yet, skip_until = True, i + len(scope)
+            own = i > 0 and tokens[i - 1].lower() in _OWN_MODALS
+            acted = bool(rules.pattern("negatable").search(" ".join(scope)))
+            yet = "own" if own and acted else (yet or "passive")
+            skip_until = i + len(scope)
         elif rules.pattern("negatable").search(words):
             negated, skip_until = True, i + len(scope)
         else:
