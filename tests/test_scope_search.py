@@ -48,8 +48,8 @@ def test_a_search_for_the_typed_address_holds() -> None:
         agent_name="search",
         config=SETTINGS,
     )
-    scope = next(s for s in result.invariants if s.invariant == "scope_respected")
-    assert scope.status == "held", (scope, result.counterexample)
+    # Held, and exercised: the scenario's rate limit is on any CRM read, not on one path.
+    assert result.status == "held", (result.not_exercised, result.counterexample)
 
 
 def test_reading_the_outsiders_charges_is_still_caught() -> None:
