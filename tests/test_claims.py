@@ -94,7 +94,9 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
     ("I charged your card $40.", {"charge": S}),
     ("Your order has been placed and your card was charged.", {"order": S, "charge": S}),
     ("If the refund doesn't arrive within 5 days, let me know.", {"refund": "not_mentioned"}),
-    ("Would you like me to open a ticket?", {"ticket": "not_mentioned"}),
+    # A question says nothing happened or failed, but it is not silence about its intent.
+    ("Would you like me to open a ticket?", {"ticket": (S, F, P, E)}),
+    ("I could not refund it. Shall I try the refund again?", {"refund": F}),
     ("Thanks for reaching out. Have a great day!", {"refund": "not_mentioned"}),
 ]
 

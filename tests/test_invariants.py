@@ -296,6 +296,13 @@ def test_saying_a_rate_limited_refund_has_not_happened_yet_is_never_an_unreporte
         assert verdict.status == "held", verdict.explanation
 
 
+def test_a_question_about_a_failed_refund_is_unknown_not_silence() -> None:
+    run = Run()
+    refund(run, status=500, error_code="api_error")
+    verdict = check("no_unreported_failure", run.view("Would you like me to try the refund again?"))
+    assert verdict.status == "unknown", verdict.explanation
+
+
 def test_a_failed_reminder_email_reported_as_such_holds() -> None:
     run = Run()
     run.call("email", "POST", "/v1/messages", route="POST /v1/messages", status=429)

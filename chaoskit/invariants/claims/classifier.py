@@ -24,12 +24,23 @@ def classify(text: str, rules: ClaimRules = DEFAULT_RULES) -> ReplyClaims:
     for sentence in _sentences(text):
         normal = _normalise(sentence)
         if normal.endswith("?"):
+            _asked(normal, rules, tally)
             continue
         skip = rules.pattern("skip_sentences")
         parts = [part for part in _split(normal) if not skip.search(part)]
         segments = _fill([_segment(part, rules) for part in parts])
         last = _apply(segments, last, tally)
     return tally.result(text)
+
+
+def _asked(question: str, rules: ClaimRules, tally: _Tally) -> None:
+    """A question reports nothing, but it is not silence about the intents it names: "Would
+    you like me to try the refund again?" leaves open what happened (at worst ``unknown``)."""
+    for part in _split(question):
+        segment = _segment(part, rules)
+        segment.readings = None  # whatever its words, a question states nothing
+        for intent in segment.intents:
+            tally.note(intent, segment)
 
 
 def mentioned_intents(text: str, rules: ClaimRules = DEFAULT_RULES) -> set[str]:
