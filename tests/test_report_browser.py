@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from chaoskit.engine import EngineSettings, run_scenarios
+from chaoskit.engine import EngineSettings, explore, run_scenarios
 from chaoskit.report.html import render_html
-from chaoskit.results import InvalidInput, RunResult
+from chaoskit.results import Finding, InvalidInput, RunResult
 from chaoskit.scenarios import load_scenario
 from tests.test_engine import retries_with_new_keys, retries_with_one_key
 from tests.test_report import PAYLOADS, REPORT_TAGS, make_result, make_scenario
@@ -74,6 +74,8 @@ PROBE = """(() => {
     gateWord: document.querySelector("#gate .gate-word").textContent,
     interrupted: document.querySelectorAll("#interrupted").length,
     invalid: [...document.querySelectorAll("#invalid .invalid-list li")].map(li => li.textContent),
+    faultItems: [...document.querySelectorAll("ol.faults li")].map(li => li.textContent),
+    stories: [...document.querySelectorAll(".story h3")].map(h => h.textContent),
   });
 })()"""
 
@@ -275,6 +277,31 @@ def test_an_interrupted_run_shows_its_gate_and_why(browser: DevTools, tmp_path: 
     assert found["gate"] == "gate interrupted" and found["gateWord"] == "INTERRUPTED"
     assert found["interrupted"] == 1
     assert found["title"].startswith("chaoskit INTERRUPTED")
+
+
+def test_a_storm_is_drawn_as_one_decision_and_other_failures_get_stories(
+    browser: DevTools, tmp_path: Path
+) -> None:
+    from chaoskit.examples.agents import orchestrator
+    from chaoskit.scenarios import resolve_scenario
+
+    config = EngineSettings(examples=20, database=False, seed=0, wall_guard=10.0)
+    storm = explore(
+        resolve_scenario("refund-5xx-storm"), orchestrator.naive, agent_name="o", config=config
+    )
+    assert storm.counterexample is not None
+    hit = len(storm.counterexample.faults)
+    other = storm.counterexample.model_copy(
+        update={"findings": (Finding(kind="threads_left", message="left one"),)}
+    )
+    storm = storm.model_copy(update={"failures": (other,)})
+    found = open_report(
+        browser, render_html(make_result().model_copy(update={"scenarios": (storm,)})), tmp_path
+    )
+    assert found["errors"] == [] and found["csp"] == []
+    assert hit > 1 and len(found["faultItems"]) == 2  # one line per story, not one per call
+    assert f"storming {hit} calls" in found["faultItems"][0]
+    assert any(t.startswith("Another failure: ") and "threads_left" in t for t in found["stories"])
 
 
 def test_the_csp_blocks_markup_slipped_into_a_page(browser: DevTools, tmp_path: Path) -> None:

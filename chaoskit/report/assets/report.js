@@ -372,12 +372,12 @@
         "Asked ", h("q", null, longText(ex.message, 400)), ", agent ", u(sc.agent, "mono"),
         " broke " + plural(broken.length, "invariant") + " in world ",
         h("span", { class: "mono" }, String(ex.world_seed)), " after " +
-        plural(faults.length, "fault") + (another
+        faultCount(ex) + (another
           ? " (the smallest example seen for this failure; shrinking kept the one above) and "
           : " (the smallest schedule shrinking found) and ") +
         seconds(ex.virtual_seconds) + " of virtual time."
       ]),
-      faultList(faults),
+      faultList(decisions(ex)),
       verdictList(broken),
       findingList(ex.findings || []),
       h("h4", null, "Timeline"),
@@ -393,14 +393,40 @@
       .concat(findings.map(function (f) { return f.kind; })).join(", ");
   }
 
-  function faultList(faults) {
-    if (!faults.length) {
+  // A 5xx storm is one decision that hit every call until it ended: one group, as in the
+  // failure text (chaoskit.report.text.decisions); every other fault is its own.
+  function decisions(ex) {
+    var decided = {};
+    (ex.decisions || []).forEach(function (d) {
+      if (d.kind === "fault" && d.rule !== null) decided[d.call] = true;
+    });
+    var groups = [];
+    (ex.faults || []).forEach(function (f) {
+      var last = groups.length ? groups[groups.length - 1] : null;
+      var storming = last && f.kind === "server_error" && last[0].kind === "server_error" &&
+        f.rule === last[0].rule && !decided[f.call];
+      if (storming) last.push(f); else groups.push([f]);
+    });
+    return groups;
+  }
+
+  function faultCount(ex) {
+    var groups = decisions(ex), hit = (ex.faults || []).length;
+    return groups.length === hit ? plural(hit, "fault")
+      : plural(groups.length, "fault decision") + " (" + plural(hit, "call") + " hit)";
+  }
+
+  function faultList(groups) {
+    if (!groups.length) {
       return h("p", { class: "muted" }, "No fault was needed: the agent fails without any.");
     }
-    return h("ol", { class: "faults" }, faults.map(function (f) {
+    return h("ol", { class: "faults" }, groups.map(function (group) {
+      var f = group[0], end = group[group.length - 1];
       return h("li", null, [
         h("span", { class: "chip fault" }, u(f.kind)), " on call ",
         h("b", { class: "mono" }, "#" + f.call), " at ", h("b", null, "t=" + seconds(f.at)),
+        group.length > 1 ? h("span", null, [", storming " + group.length + " calls (to #" +
+          end.call + ", t=" + seconds(end.at) + ")"]) : null,
         ": ", u(f.backend, "mono"), " ", u(f.route, "mono"),
         h("span", { class: "muted" }, [" \u00b7 rule ", u(f.rule, "mono")]),
         f.detail ? h("span", { class: "muted" }, [" \u00b7 ", u(clip(f.detail, 300))]) : null
