@@ -23,6 +23,7 @@ from chaoskit.engine import EngineSettings, explore, run_scenarios
 from chaoskit.report.html import render_html
 from chaoskit.results import Finding, InvalidInput, RunResult
 from chaoskit.scenarios import load_scenario
+from chaoskit.world.trace import GuardEvent
 from tests.test_engine import retries_with_new_keys, retries_with_one_key
 from tests.test_report import PAYLOADS, REPORT_TAGS, make_result, make_scenario
 
@@ -76,6 +77,7 @@ PROBE = """(() => {
     invalid: [...document.querySelectorAll("#invalid .invalid-list li")].map(li => li.textContent),
     faultItems: [...document.querySelectorAll("ol.faults li")].map(li => li.textContent),
     stories: [...document.querySelectorAll(".story h3")].map(h => h.textContent),
+    notes: [...document.querySelectorAll("svg.timeline text")].map(t => t.textContent),
   });
 })()"""
 
@@ -291,8 +293,19 @@ def test_a_storm_is_drawn_as_one_decision_and_other_failures_get_stories(
     )
     assert storm.counterexample is not None
     hit = len(storm.counterexample.faults)
+    refused = GuardEvent(
+        seq=len(storm.counterexample.trace),
+        at=0.0,
+        what="dns",
+        target="api.example.org:443",
+        library="aiohttp",
+        message="refused",
+    )
     other = storm.counterexample.model_copy(
-        update={"findings": (Finding(kind="threads_left", message="left one"),)}
+        update={
+            "findings": (Finding(kind="threads_left", message="left one"),),
+            "trace": (*storm.counterexample.trace, refused),
+        }
     )
     storm = storm.model_copy(update={"failures": (other,)})
     found = open_report(
@@ -302,6 +315,7 @@ def test_a_storm_is_drawn_as_one_decision_and_other_failures_get_stories(
     assert hit > 1 and len(found["faultItems"]) == 2  # one line per story, not one per call
     assert f"storming {hit} calls" in found["faultItems"][0]
     assert any(t.startswith("Another failure: ") and "threads_left" in t for t in found["stories"])
+    assert any("refused: dns api.example.org:443 (aiohttp)" in n for n in found["notes"])
 
 
 def test_the_csp_blocks_markup_slipped_into_a_page(browser: DevTools, tmp_path: Path) -> None:

@@ -708,6 +708,11 @@
     unrouted: function (g, state, e, y) {
       cross(g, state.laneX("agent"), y);
       note(g, state, y, "\u2715 refused: unrouted " + e.method + " " + e.url, "bad");
+    },
+    guard: function (g, state, e, y) {
+      cross(g, state.laneX("agent"), y);
+      note(g, state, y, "\u2715 refused: " + (e.what === "process" ? "process " : e.what + " ") +
+        e.target + (e.library ? " (" + e.library + ")" : ""), "bad");
     }
   };
 
