@@ -6,8 +6,8 @@ Precision over recall: a confident reading that is wrong is the worst thing chao
 output, a false "your agent lied". The goal (open work, issue 13) is no confidently wrong
 reading and under 10% ``unknown``. Today's rule-based classifier is far from it, so these
 tests hold the line where it stands, counted below: any change that reads more replies
-confidently wrong, or fewer with certainty, fails; a change that improves it must lower the
-baselines. The confusion matrix is printed (``pytest -s``).
+confidently wrong, or fewer confidently right, fails; a change that improves it must move
+the baselines. The confusion matrix is printed (``pytest -s``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ AS_LABEL = {
     "ambiguous": "unknown",
 }
 #: Measured with this corpus on the classifier as it is; lower them as it improves.
-BASELINE_WRONG = 65
-BASELINE_CLAIMED_DONE_WRONGLY = 23
-BASELINE_UNKNOWN = 167
+BASELINE_WRONG = 62
+BASELINE_CLAIMED_DONE_WRONGLY = 20
+#: Labels read confidently and rightly (the rest are wrong or unknown).
+BASELINE_RIGHT = 338
 
 
 def _corpus() -> list[dict[str, object]]:
@@ -89,7 +90,9 @@ def test_replies_wrongly_read_as_done_do_not_grow() -> None:
     )
 
 
-def test_replies_read_with_certainty_do_not_shrink() -> None:
+def test_replies_read_rightly_with_certainty_do_not_shrink() -> None:
+    """A wrong reading may turn into ``unknown`` (that is progress); a right one may not."""
     rows = _judged()
+    right = sum(said == label for _, _, label, said in rows)
     unknown = sum(said == "unknown" for *_, said in rows)
-    assert unknown <= BASELINE_UNKNOWN, f"{unknown} of {len(rows)} labels read as unknown"
+    assert right >= BASELINE_RIGHT, f"{right} right, {unknown} unknown of {len(rows)} labels"

@@ -113,13 +113,17 @@ class ClaimRules(BaseModel):
         r"\bescalat\w*",
         r"\bhand(?:ed|ing)? (?:it |this |them |your \w+ )?(?:over|off) to\b",
         r"\bpass(?:ed|ing)? (?:it |this |them |your \w+ )?(?:on|along) to\b",
+        r"\bpass(?:ed|ing)? (?:it|this|them|your \w+) (?:along|on)\b",
+        r"\bpass(?:ed|ing)? (?:it|this|them|your \w+) to (?:our|the|a) \w+",
+        r"\braised (?:it|this|your \w+) with (?:our|the|a)\b",
+        r"\b(?:being )?handled by (?:our|the|a) \w+",
         r"\bforwarded\b.{0,40}\bto (?:our|the|a) \w+ team\b",
         r"\b(?:a|our) (?:human|colleague|specialist|teammate|team member|supervisor)\b",
     )
     #: Future or in-progress wording: success *or* pending, never plainly either.
     future: tuple[str, ...] = (
-        r"\b(?:will|should|shall|going to)(?!\s+not\b)(?:\s+(?:be|have|been|now|soon|also|get))*"
-        r"\s+\w+",
+        r"\b(?:will|should|shall|going to)(?!\s+not\b)"
+        r"(?:\s+(?:be|have|been|now|soon|also|get|probably|likely|then|automatically))*\s+\w+",
         r"\b(?:may|might|can|could) take\b",
         r"\b(?:business|working) days\b",
         r"\bbeing \w+",
