@@ -118,7 +118,7 @@ def test_a_built_in_name_cannot_be_taken_over() -> None:
         register_backend(FakePayments)
 
 
-def test_approvals_options_still_come_from_the_approvals_table(tmp_path: Path) -> None:
+def test_approvals_options_still_come_from_the_approvals_table() -> None:
     (approvals,) = backends_for(
         scenario(name="x", task="Hi", backends=["approvals"], approvals={"reviewer": "deny"})
     )

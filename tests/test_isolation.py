@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -479,3 +480,33 @@ def test_a_leftover_thread_is_reported_through_a_whole_run(
     run = run_both(leaves_a_thread, tmp_path)
     assert any(f.startswith("threads_left: ") for f in findings(run.scenarios[0]))
     the_honest_one_held(run)
+
+
+def test_a_thread_pool_kept_for_the_next_task_is_not_a_leftover() -> None:
+    pool = ThreadPoolExecutor(2)  # module-level in a real agent: created once, reused
+    try:
+
+        def pooled(task: Task) -> str:
+            return pool.submit(honest, task).result()
+
+        world = World(backends_for(refund_scenario()))
+        examples = [_one(world, pooled, seed) for seed in range(3)]
+        assert [e.findings for e in examples] == [(), (), ()]
+        assert all(len(e.ledgers["payments"]) == 1 for e in examples)  # its calls still count
+    finally:
+        pool.shutdown()
+
+
+def test_a_pool_still_busy_after_the_agent_returned_is_a_leftover(stop: threading.Event) -> None:
+    pool = ThreadPoolExecutor(1)
+    try:
+
+        def returns_early(task: Task) -> str:
+            pool.submit(stop.wait)
+            return honest(task)
+
+        world = World(backends_for(refund_scenario()))
+        assert "threads_left" in [f.kind for f in _one(world, returns_early, 0).findings]
+    finally:
+        stop.set()
+        pool.shutdown()

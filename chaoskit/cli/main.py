@@ -8,9 +8,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaoskit.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from chaoskit.results import Example
 
 __all__ = ["main"]
 
@@ -248,12 +251,12 @@ def _replay(args: argparse.Namespace) -> int:
     )
 
 
-def _schedule(example: Any) -> str:
+def _schedule(example: Example) -> str:
     picked = [f"{d.rule} on call {d.call}" for d in example.decisions if d.rule is not None]
     return "; ".join(picked) if picked else "no faults"
 
 
-def _judged(again: Any, *, same: bool) -> int:
+def _judged(again: Example, *, same: bool) -> int:
     """Say what the replayed run shows: still failing (1), or what now holds (0)."""
     for verdict in again.verdicts:
         if verdict.status != "held":

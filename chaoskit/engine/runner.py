@@ -21,6 +21,7 @@ left to run. ``os._exit`` ends the process: nothing in-process can survive it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures.thread
 import ctypes
 import inspect
 import threading
@@ -28,7 +29,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from chaoskit.core.agent import Agent, Reply, Task
 from chaoskit.core.clock import VirtualClock, VirtualDeadlineExceeded
@@ -41,6 +42,7 @@ _T = TypeVar("_T")
 
 #: Threads chaoskit starts itself: never "left by the agent".
 _OWN: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_POOL_WORKER = getattr(concurrent.futures.thread, "_worker", None)
 
 
 class AgentHung(BaseException):
@@ -111,14 +113,14 @@ class Watch:
             return False
 
 
-class Abandoned(Generic[_T]):
+class Abandoned:
     """What :func:`supervise` returns for a thread it gave up on."""
 
     def __init__(self, thread: threading.Thread) -> None:
         self.thread = thread
 
 
-def supervise(body: Callable[[], _T], watch: Watch) -> _T | Abandoned[_T]:
+def supervise(body: Callable[[], _T], watch: Watch) -> _T | Abandoned:
     """Run ``body`` in a new thread and watch it; its result, or :class:`Abandoned`.
 
     Ctrl-C (a ``KeyboardInterrupt`` in this thread) cancels the watched thread and goes on up.
@@ -329,7 +331,27 @@ def _shown(value: object, limit: int, *, use_str: bool = False) -> str:
 
 
 def _threads_left(before: set[threading.Thread]) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t not in before and t not in _OWN and t.is_alive()]
+    return [
+        t
+        for t in threading.enumerate()
+        if t not in before and t not in _OWN and t.is_alive() and not _idle_pool_worker(t)
+    ]
+
+
+def _idle_pool_worker(thread: threading.Thread) -> bool:
+    """A worker of a ``ThreadPoolExecutor`` with nothing left to do: an agent that keeps a pool
+    for the next task has left no work running (its next task's calls are that task's own).
+
+    Read from the executor's internals; anything unexpected counts as a thread left running.
+    """
+    if getattr(thread, "_target", None) is not _POOL_WORKER:
+        return False
+    try:
+        pool = thread._args[0]()  # type: ignore[attr-defined]
+        idle = pool._idle_semaphore._value >= len(pool._threads)
+        return bool(idle and pool._work_queue.empty())
+    except Exception:  # another Python's executor: do not guess
+        return False
 
 
 def _left_finding(left: list[threading.Thread]) -> Finding:
