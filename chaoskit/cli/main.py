@@ -118,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
 def _load_scenarios(paths: Sequence[str]) -> tuple[list[Any], list[tuple[str, str]]]:
     """Every ``*.toml`` under ``paths``, loaded; and (file, message) for each one that is not."""
     from chaoskit.core.errors import InvalidScenario
+    from chaoskit.core.paths import shown_path
     from chaoskit.scenarios import load_scenario
 
     loaded: list[Any] = []
@@ -128,7 +129,7 @@ def _load_scenarios(paths: Sequence[str]) -> tuple[list[Any], list[tuple[str, st
             try:
                 loaded.append(load_scenario(file))
             except InvalidScenario as error:
-                invalid.append((str(file), str(error)))
+                invalid.append((shown_path(file), str(error)))
     return loaded, invalid
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from chaoskit.core.errors import InvalidScenario
 from chaoskit.core.names import did_you_mean
+from chaoskit.core.paths import shown_path
 from chaoskit.scenarios.model import Scenario
 from chaoskit.scenarios.validate import validate
 
@@ -36,8 +37,12 @@ def scenario(**fields: Any) -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate one TOML scenario file."""
-    where = str(path)
+    """Read and validate one TOML scenario file.
+
+    Its ``source`` (and every message about it) names the file by :func:`shown_path`'s rule:
+    relative to the current directory when under it, else absolute.
+    """
+    where = shown_path(path)
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

@@ -77,7 +77,9 @@ class BadScenarioItem(pytest.Item):
         self.message = message
 
     def runtest(self) -> None:
-        self.user_properties.append(invalid_property(str(self.path), self.message))
+        from chaoskit.core.paths import shown_path
+
+        self.user_properties.append(invalid_property(shown_path(self.path), self.message))
         raise ChaosFailure(None, self.message)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

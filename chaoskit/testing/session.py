@@ -95,4 +95,7 @@ class ChaosSession:
         if self.report_error:
             write(self.report_error)
         else:
-            write(f"chaoskit: report written to {settings.report} (results: {settings.json})")
+            from chaoskit.core.paths import shown_path
+
+            report, results = shown_path(settings.report), shown_path(settings.json)
+            write(f"chaoskit: report written to {report} (results: {results})")
