@@ -141,7 +141,7 @@ def test_a_held_run_exits_0_with_a_summary_and_a_report(project: pytest.Pytester
     result.stdout.fnmatch_lines(
         [
             "*= chaoskit =*",
-            "held * refund-loose ?myagent:hardened? 25 examples*",
+            "held *scenarios/refund_loose.toml::refund-loose ?myagent:hardened? 25 examples*",
             "chaoskit: report written to *",
         ]
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from chaoskit.results import Example, FiredFault, RunResult, ScenarioResult
 
@@ -93,19 +94,48 @@ def _group_line(group: list[FiredFault]) -> str:
     return line
 
 
-def summary_lines(results: Iterable[ScenarioResult], *, details: bool = False) -> list[str]:
-    """One line per scenario (status, examples, faults fired); with ``details``, one more
-    line per violation: what broke and the minimal fault schedule."""
-    lines = []
-    for result in results:
-        fired = sum(sum(kinds.values()) for kinds in result.coverage.faults.values())
-        lines.append(
-            f"{_STATUS[result.status]:<14} {result.scenario} [{result.agent}] "
-            f"{result.examples} examples, {fired} faults fired"
-        )
-        if details:
-            lines += _detail_lines(result)
-    return lines
+def summary_lines(
+    results: Iterable[ScenarioResult],
+    *,
+    details: bool = False,
+    tests: Sequence[str | None] | None = None,
+) -> list[str]:
+    """One row per scenario run (status, examples, faults fired); with ``details``, one more
+    line per violation: what broke and the minimal fault schedule.
+
+    ``tests`` names the test of each result, in order (a pytest node id, or ``None``): its row
+    starts with it. Identical rows (the same test running the same scenario the same way) are
+    printed once, with their count.
+
+    >>> summary_lines([result, result], tests=["tests/test_shop.py::test_refund"] * 2)[0]
+    ... # doctest: +SKIP
+    'held           tests/test_shop.py::test_refund: refund-timeout [shop:agent] 100 … (×2)'
+    """
+    named = tests or []
+    counts: dict[tuple[str, ...], int] = {}
+    for index, result in enumerate(results):
+        test = named[index] if index < len(named) else None
+        block = (_row(result, test), *(_detail_lines(result) if details else ()))
+        counts[block] = counts.get(block, 0) + 1
+    return [line for block, count in counts.items() for line in _counted(block, count)]
+
+
+def _row(result: ScenarioResult, test: str | None) -> str:
+    fired = sum(sum(kinds.values()) for kinds in result.coverage.faults.values())
+    what = result.scenario
+    if test and test.endswith(f"::{result.scenario}"):
+        what = test  # a scenario file's item: its id already ends with the scenario's name
+    elif test:
+        what = f"{test}: {result.scenario}"
+    return (
+        f"{_STATUS[result.status]:<14} {what} [{result.agent}] "
+        f"{result.examples} examples, {fired} faults fired"
+    )
+
+
+def _counted(block: tuple[str, ...], count: int) -> list[str]:
+    head, *rest = block
+    return [f"{head}  (×{count})" if count > 1 else head, *rest]
 
 
 def _detail_lines(result: ScenarioResult) -> list[str]:
@@ -116,8 +146,15 @@ def _detail_lines(result: ScenarioResult) -> list[str]:
         ]
     broken = [v.invariant for v in failure.verdicts if v.status == "violated"]
     broken += [f"finding:{f.kind}" for f in failure.findings]
-    schedule = ", ".join(f"{f.kind}@{f.backend} {f.route}#{f.call}" for f in failure.faults)
+    schedule = ", ".join(_decision_text(group) for group in decisions(failure))
     return [f"               {', '.join(broken)}; schedule: {schedule or 'no fault needed'}"]
+
+
+def _decision_text(group: list[FiredFault]) -> str:
+    """``kind@backend route#call``; a storm as its call range and count of calls hit."""
+    first, last = group[0], group[-1]
+    text = f"{first.kind}@{first.backend} {first.route}#{first.call}"
+    return text if len(group) == 1 else f"{text}-{last.call} (storming {len(group)} calls)"
 
 
 def run_summary_lines(run: RunResult) -> list[str]:
@@ -126,7 +163,8 @@ def run_summary_lines(run: RunResult) -> list[str]:
     >>> run_summary_lines(run)[-1]  # doctest: +SKIP
     'chaoskit: FAIL: 1 violated, 2 held; 6 invalid inputs, not run: fix them (listed above)'
     """
-    lines = [f"invalid        {_invalid_text(i.source, i.message)}" for i in run.invalid]
+    invalid = Counter(f"invalid        {_invalid_text(i.source, i.message)}" for i in run.invalid)
+    lines = [line for text, count in invalid.items() for line in _counted((text,), count)]
     counts = ", ".join(
         f"{sum(s.status == status for s in run.scenarios)} {word.lower()}"
         for status, word in _STATUS.items()

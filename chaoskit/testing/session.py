@@ -36,6 +36,7 @@ class ChaosSession:
             database=settings.database,
         )
         self.report_error: str | None = None
+        self._tests: dict[int, str] = {}  # id() of a recorded result -> its test's node id
 
     @property
     def results(self) -> list[ScenarioResult]:
@@ -52,7 +53,9 @@ class ChaosSession:
 
         for key, value in report.user_properties:
             if key == RESULT_KEY:
-                self.recorder.add(ScenarioResult.model_validate_json(str(value)))
+                result = ScenarioResult.model_validate_json(str(value))
+                self._tests[id(result)] = report.nodeid
+                self.recorder.add(result)
             elif key == INVALID_KEY:
                 invalid = json.loads(str(value))
                 self.recorder.invalid(invalid["source"], invalid["message"])
@@ -86,7 +89,8 @@ class ChaosSession:
         write = terminalreporter.write_line
         terminalreporter.section("chaoskit")
         # The full story of each failure is in its test's failure section already.
-        for line in summary_lines(self.results, details=True):
+        tests = [self._tests.get(id(result)) for result in self.results]
+        for line in summary_lines(self.results, details=True, tests=tests):
             write(line)
         for line in run_summary_lines(self.recorder.result()):
             write(line)
