@@ -34,6 +34,7 @@ from chaoskit.world.faults import (
     TimeoutBeforeCommit,
 )
 from chaoskit.world.injector import Call, Decider
+from chaoskit.world.server import Served
 from chaoskit.world.trace import Event, Trace
 from chaoskit.world.world import World
 
@@ -64,6 +65,7 @@ __all__ = [
     "RunView",
     "Scenario",
     "ScenarioResult",
+    "Served",
     "ServerError",
     "StaleRead",
     "Target",

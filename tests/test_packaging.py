@@ -140,7 +140,7 @@ EXPORTED = [
     "EngineSettings", "Event", "Example", "Fault", "FaultRule", "InvalidFault",
     "InvalidScenario", "Invariant", "InvariantViolation", "Latency", "MalformedResponse",
     "PoisonedDocument", "Principal", "RateLimit", "Reply", "RunResult", "RunView", "Scenario",
-    "ScenarioResult", "ServerError", "StaleRead", "Target", "Task", "TimeoutAfterCommit",
+    "ScenarioResult", "Served", "ServerError", "StaleRead", "Target", "Task", "TimeoutAfterCommit",
     "TimeoutBeforeCommit", "Trace", "UsageError", "Verdict", "VirtualClock", "World",
     "WorldError", "__version__", "default_backends", "explore", "invariant", "load_results",
     "load_scenario", "load_scenarios", "render_html", "replay", "run_scenarios", "scenario",

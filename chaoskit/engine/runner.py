@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from chaoskit.core.agent import Agent, Reply, Task
 from chaoskit.core.clock import VirtualClock, VirtualDeadlineExceeded
 from chaoskit.results import Finding
+from chaoskit.world.server import is_server_thread
 from chaoskit.world.timepatch import real_monotonic, run_virtual
 
 __all__ = ["Abandoned", "AgentHung", "AgentRun", "Watch", "hung_for_real", "run_agent", "supervise"]
@@ -334,7 +335,11 @@ def _threads_left(before: set[threading.Thread]) -> list[threading.Thread]:
     return [
         t
         for t in threading.enumerate()
-        if t not in before and t not in _OWN and t.is_alive() and not _idle_pool_worker(t)
+        if t not in before
+        and t not in _OWN
+        and not is_server_thread(t)  # the fakes served on loopback: chaoskit's, not the agent's
+        and t.is_alive()
+        and not _idle_pool_worker(t)
     ]
 
 

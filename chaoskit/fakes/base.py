@@ -235,6 +235,9 @@ class FakeBackend:
     #: ``[<name>]`` table (``[approvals]`` with ``reviewer = "deny"``) is validated against it
     #: and handed to :meth:`apply_options` before each example. ``None``: it takes none.
     Options: ClassVar[type[BaseModel] | None] = None
+    #: Environment variables that point this backend's official SDK at it in server mode
+    #: (``World.serve``), as templates of ``{url}`` (its base URL) and ``{credential}``.
+    sdk_environment: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, *, host: str | None = None) -> None:
         self.host = host or self.default_host

@@ -26,7 +26,7 @@ from chaoskit.world.patches import Patch, applied
 
 __all__ = ["Dispatcher", "FaultSignal", "intercept"]
 
-Client = Literal["httpx", "httpx2", "requests"]
+Client = Literal["httpx", "httpx2", "requests", "server"]
 #: What a request's read timeout is taken to be when the client sets none (requests' default).
 DEFAULT_TIMEOUT = 30.0
 

@@ -43,6 +43,7 @@ from chaoskit.world.guard import abandoned, guard
 from chaoskit.world.injector import Call, Decider, Injector, malform, poison
 from chaoskit.world.integrity import entry_digest
 from chaoskit.world.intercept import DEFAULT_TIMEOUT, Client, FaultSignal, intercept
+from chaoskit.world.server import DEFAULT_TIME_SCALE, Routing, Served
 from chaoskit.world.trace import (
     CommitEvent,
     ExceptionEvent,
@@ -53,6 +54,7 @@ from chaoskit.world.trace import (
     Trace,
     UnroutedEvent,
 )
+from chaoskit.world.wire import LATENCY
 
 __all__ = ["World"]
 
@@ -96,6 +98,9 @@ class World:
         #: Extra routes for hosts no fake owns, e.g. ``world.router.get(url).respond(204)``.
         self.router = respx.Router(assert_all_called=False, assert_all_mocked=False)
         self._hosts = {fake.host: fake for fake in self.backends.values()}
+        #: Served addresses (host, port) of backends, while served per backend: an in-process
+        #: client pointed at a served URL reaches the fake directly, as with its own host.
+        self._served: dict[tuple[str, int | None], FakeBackend] = {}
         self.seed = seed
         self._epoch = epoch
         self._calls = 0
@@ -159,6 +164,39 @@ class World:
         not stop, threads it left running. They can never land in another run's ledgers."""
         abandon_threads(threads)
 
+    def serve(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        routing: Routing = "per-backend",
+        time_scale: float = DEFAULT_TIME_SCALE,
+        hold: float | None = None,
+    ) -> Served:
+        """Serve this world's fakes over real HTTP/1.1 on loopback, for agents in any process.
+
+        ``routing="per-backend"`` listens on one port per backend (from ``port``, or free ports
+        for 0); ``"host"`` on one port, routed by the Host header (a fake's own host or
+        ``<backend>.localhost``) or by the backend's name first in the path. ``time_scale`` is
+        real seconds per virtual second, ``hold`` the real seconds a timeout fault holds a
+        connection at most (see :mod:`chaoskit.world.server` for how time maps).
+
+        The world need not be active: requests are dispatched to it either way, and the
+        ledgers and trace record them as in process. Stops on leaving the ``with`` block:
+
+        >>> with World() as world, world.serve() as served:  # doctest: +SKIP
+        ...     subprocess.run(["node", "agent.js"], env={**os.environ, **served.env})
+        >>> world.ledger("payments")  # doctest: +SKIP
+        """
+        served = Served(
+            self, host=host, port=port, routing=routing, time_scale=time_scale, hold=hold
+        )
+        if routing == "per-backend":
+            aliases = {_address(url): self.backends[name] for name, url in served.urls.items()}
+            self._served.update(aliases)
+            served.on_close(lambda: [self._served.pop(address, None) for address in aliases])
+        return served
+
     def __enter__(self) -> World:
         from chaoskit.world.timepatch import virtual_time
 
@@ -216,6 +254,8 @@ class World:
         if abandoned():  # a thread given up on, by this world or an earlier one
             raise FaultSignal("unrouted", _ABANDONED)
         fake = self._hosts.get(request.url.host)
+        if fake is None and self._served:
+            fake = self._served.get((request.url.host, request.url.port))
         if fake is None:
             return self._via_router(request, client)
         found = fake.match(request.method, request.url.path)
@@ -386,7 +426,9 @@ class _Serving:
                     self.execute()
                 return self.injected(fault.status, None), None
             case Latency():
-                return self.slow(fault.seconds), None
+                response = self.slow(fault.seconds)
+                response.extensions[LATENCY] = fault.seconds  # the wire waits it, scaled
+                return response, None
             case MalformedResponse():
                 response = self.execute()
                 return _with_body(response, malform(response.content, fault.mode)), None
@@ -509,6 +551,11 @@ def _retry_after(response: httpx.Response) -> float | None:
 def _with_body(response: httpx.Response, body: bytes) -> httpx.Response:
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() != "content-length"]
     return httpx.Response(response.status_code, headers=headers, content=body)
+
+
+def _address(url: str) -> tuple[str, int | None]:
+    parts = httpx.URL(url)
+    return parts.host, parts.port
 
 
 def _index(backends: Sequence[FakeBackend]) -> dict[str, FakeBackend]:

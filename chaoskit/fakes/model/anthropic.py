@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -41,6 +41,11 @@ class AnthropicModel(ScriptedModel):
 
     name = "anthropic"
     default_host = "api.anthropic.com"
+    #: Read by the official SDKs (Python and Node) without any code.
+    sdk_environment: ClassVar[Mapping[str, str]] = {
+        "ANTHROPIC_BASE_URL": "{url}",
+        "ANTHROPIC_API_KEY": "{credential}",
+    }
     api_key = "sk-ant-chaoskit-test"
     provider = "anthropic"
 

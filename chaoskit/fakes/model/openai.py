@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -38,6 +38,11 @@ class OpenAIModel(ScriptedModel):
 
     name = "openai"
     default_host = "api.openai.com"
+    #: Read by the official SDKs (Python and Node) without any code.
+    sdk_environment: ClassVar[Mapping[str, str]] = {
+        "OPENAI_BASE_URL": "{url}/v1",
+        "OPENAI_API_KEY": "{credential}",
+    }
     api_key = "sk-chaoskit-test"
     provider = "openai"
 

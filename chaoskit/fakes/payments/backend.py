@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import httpx
 from pydantic import JsonValue
@@ -61,6 +61,12 @@ class Payments(_StripeObjects, _Idempotent):
 
     name = "payments"
     default_host = "api.stripe.com"
+    #: The stripe SDKs read no variable: the agent sets ``stripe.api_base`` (Python) or
+    #: ``host``/``port``/``protocol`` (Node) from ``STRIPE_API_BASE``.
+    sdk_environment: ClassVar[Mapping[str, str]] = {
+        "STRIPE_API_BASE": "{url}",
+        "STRIPE_API_KEY": "{credential}",
+    }
     #: The key :meth:`__init__` accepts unless given others.
     DEFAULT_API_KEY: Final = "sk_test_chaoskit"
 
