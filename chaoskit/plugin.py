@@ -83,6 +83,17 @@ def chaos(request: pytest.FixtureRequest) -> Chaos:
     return Chaos(request)
 
 
+@pytest.fixture
+def chaos_server(chaos: Chaos) -> Any:
+    """Every built-in fake served on loopback for this test (``chaos.serve()``), stopped after.
+
+    >>> def test_cli_agent_refunds(chaos_server):
+    ...     subprocess.run(["./agent"], env={**os.environ, **chaos_server.env}, check=True)
+    ...     assert chaos_server.world.ledger("payments")
+    """
+    return chaos.serve()
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker explores with the controller's seed and database choice."""

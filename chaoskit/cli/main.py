@@ -1,4 +1,4 @@
-"""The ``chaoskit`` command: demo, run, replay, report, scenarios, matrix."""
+"""The ``chaoskit`` command: demo, run, replay, report, scenarios, matrix, serve."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaoskit.cli.serve import add_serve
 from chaoskit.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--examples", type=int, default=60)
     matrix.add_argument("--seed", type=int, default=0)
     matrix.set_defaults(handler=_matrix)
+    add_serve(commands)
     return parser
 
 

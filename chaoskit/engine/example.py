@@ -34,7 +34,7 @@ from chaoskit.world.integrity import tampering
 from chaoskit.world.trace import FaultEvent, RequestEvent, UnroutedEvent
 from chaoskit.world.world import World
 
-__all__ = ["Running", "abandoned_example", "backends_for", "run_example"]
+__all__ = ["Running", "abandoned_example", "backends_for", "run_example", "task_for"]
 
 
 def backends_for(scenario: Scenario) -> list[FakeBackend]:
@@ -49,7 +49,8 @@ def backends_for(scenario: Scenario) -> list[FakeBackend]:
     return fakes
 
 
-def _task(scenario: Scenario, data: WorldData, world: World) -> Task:
+def task_for(scenario: Scenario, data: WorldData, world: World) -> Task:
+    """The task an agent is given in ``world``: message, acting principal, credentials."""
     acting = data.user if scenario.principal == "user" else data.service_account
     scope = tuple(c.account_id for c in data.customers if c.in_scope and c.account_id)
     credentials = {name: world[name].credential(acting.token) for name in world.backends}
@@ -83,7 +84,7 @@ def run_example(
     world.reset(seed=world_seed)
     data = build_world(world_seed, scenario.world, world.backends)
     model = install_model(scenario, world, data, misbehave)
-    task = _task(scenario, data, world)
+    task = task_for(scenario, data, world)
     limit = scenario.budget.wall_seconds or wall_limit
     if watch is not None:
         watch.current = Running(world, world_seed, decisions, task.message, limit)

@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from chaoskit.core.agent import Agent
     from chaoskit.results import ScenarioResult
     from chaoskit.scenarios import Scenario
+    from chaoskit.world.server import Served
 
 from chaoskit.testing.settings import (
     SETTINGS,
@@ -32,6 +35,7 @@ class Chaos:
     def __init__(self, request: pytest.FixtureRequest) -> None:
         self._config = request.config
         self._item = request.node
+        self._request = request
         marker = request.node.get_closest_marker("chaos")
         self._defaults: dict[str, Any] = dict(marker.kwargs) if marker else {}
         self.results: list[ScenarioResult] = []
@@ -68,6 +72,35 @@ class Chaos:
         self.results.append(result)
         self._item.user_properties.append(result_property(result))
         return result
+
+    def serve(
+        self,
+        scenario: Scenario | str | Path | None = None,
+        *,
+        seed: int = 0,
+        pin: Sequence[int] = (),
+        **options: Any,
+    ) -> Served:
+        """Serve a scenario's fakes on loopback for this test; they stop when it ends.
+
+        Without a scenario, every built-in backend. Pinned faults apply (``pin=[1]`` fires the
+        ones left to Hypothesis on the first call of their target); ``options`` are those of
+        :meth:`chaoskit.World.serve` (``routing``, ``time_scale``, ``port``…). The world is
+        ``served.world``: its ledgers hold what the agent did.
+
+        >>> def test_node_agent_refunds_once(chaos):
+        ...     served = chaos.serve("refund-timeout-after-commit", pin=[1])
+        ...     subprocess.run(["node", "agent.js"], env={**os.environ, **served.env}, check=True)
+        ...     assert len(served.world.ledger("payments")) == 1
+        """
+        from chaoskit.engine.serving import served_world
+
+        loaded = None if scenario is None else self._resolve(scenario)
+        setup = served_world(loaded, seed=seed, pin=pin)
+        served = setup.world.serve(**options)
+        served.task = setup.task
+        self._request.addfinalizer(served.close)
+        return served
 
     def _resolve(self, chosen: Scenario | str | Path) -> Scenario:
         """The scenario; one that does not load fails the test and is listed in the report."""
