@@ -32,15 +32,16 @@ __all__ = [
     "InvariantSummary",
     "RunResult",
     "ScenarioResult",
+    "Shard",
     "Verdict",
     "model_mode",
 ]
 
 #: Version 2 added ``invalid``, ``interrupted`` and ``database`` to the run, ``interrupted`` to
-#: scenarios, and the scenario status ``interrupted``.
-SCHEMA_VERSION = 2
+#: scenarios, and the scenario status ``interrupted``. Version 3 added the run's ``shard``.
+SCHEMA_VERSION = 3
 #: Versions this chaoskit reads: every field added since has a default.
-READABLE_SCHEMA_VERSIONS = (1, 2)
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 
 VerdictStatus = Literal["held", "violated", "unknown"]
 SummaryStatus = Literal["held", "violated", "unknown", "not_exercised"]
@@ -190,6 +191,25 @@ class Timing(FrozenModel):
     duration_seconds: float
 
 
+class Shard(FrozenModel):
+    """Which part of a run split across machines this is: shard ``index`` of ``total``.
+
+    ``selected`` items of the ``collected`` ones ran here; ``agent`` is the agent the whole
+    run was given (``--agent``/``--chaos-agent``), so ``chaoskit merge`` can tell the shards of
+    one run from another run's.
+    """
+
+    index: int = Field(ge=1)
+    total: int = Field(ge=1)
+    selected: int = Field(default=0, ge=0)
+    collected: int = Field(default=0, ge=0)
+    agent: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}/{self.total}"
+
+
 class RunResult(FrozenModel):
     """A whole run: every scenario, plus what is needed to reproduce it."""
 
@@ -207,6 +227,8 @@ class RunResult(FrozenModel):
     interrupted: bool = False
     #: Hypothesis's example database was used (saved failures ran first).
     database: bool = False
+    #: One shard of a run split across machines (``--shard i/n``); ``None``: the whole run.
+    shard: Shard | None = None
     timing: Timing | None = Field(default=None)
 
     @property

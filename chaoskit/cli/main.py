@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chaoskit.cli import ci
 from chaoskit.cli.serve import add_serve
 from chaoskit.core.errors import UsageError
 
@@ -50,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--agent", required=True, help="the agent, as module:callable")
     run.add_argument("scenarios", nargs="*", default=["scenarios"], help="files or folders")
     _engine_options(run)
+    ci.add_run_options(run)
     run.set_defaults(handler=_run)
 
     replay = commands.add_parser("replay", help="re-run a recorded failing example exactly")
@@ -113,7 +115,9 @@ def _run(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr)
     if not scenarios and not invalid:
         raise UsageError(f"chaoskit: no scenario files (*.toml) under {', '.join(args.scenarios)}.")
-    result = _explore_all([(s, agent, args.agent) for s in scenarios], args, invalid)
+    jobs = [(s, agent, args.agent) for s in scenarios]
+    jobs, invalid, shard = ci.select_shard(jobs, invalid, args.shard, args.agent)
+    result = _explore_all(jobs, args, invalid, shard=shard)
     return 0 if result.passed else 1
 
 
@@ -157,6 +161,8 @@ def _explore_all(
     jobs: Sequence[tuple[Any, Any, str]],
     args: argparse.Namespace,
     invalid: Sequence[tuple[str, str]] = (),
+    *,
+    shard: Any = None,
 ) -> Any:
     """Explore every job and write the report; after Ctrl-C, write it marked INTERRUPTED.
 
@@ -175,7 +181,9 @@ def _explore_all(
         examples=args.examples, seed=seed, database=not fixed, wall_guard=args.wall_seconds
     )
     print(f"chaoskit: seed {seed} (reproduce with --seed {seed})")
-    recorder = RunRecorder(seed=seed, examples=args.examples, database=config.use_database)
+    recorder = RunRecorder(
+        seed=seed, examples=args.examples, database=config.use_database, shard=shard
+    )
     for source, message in invalid:
         recorder.invalid(source, message)
     try:

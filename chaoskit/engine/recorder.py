@@ -20,7 +20,7 @@ from chaoskit._version import __version__
 from chaoskit.core.errors import RunInterrupted
 from chaoskit.engine.tally import cut_short
 from chaoskit.report.html import write_report
-from chaoskit.results import InvalidInput, RunResult, ScenarioResult, Timing, model_mode
+from chaoskit.results import InvalidInput, RunResult, ScenarioResult, Shard, Timing, model_mode
 
 __all__ = ["RunRecorder"]
 
@@ -32,15 +32,24 @@ class RunRecorder:
     whatever order xdist workers finish); otherwise they keep the order they were added in.
     ``database`` records whether the engine used Hypothesis's example database
     (:attr:`EngineSettings.use_database <chaoskit.engine.settings.EngineSettings.use_database>`).
+    ``shard``: this run is one shard of a run split across machines; it is always reported,
+    even with nothing in it, so that ``chaoskit merge`` knows the shard ran.
     """
 
     def __init__(
-        self, *, seed: int | None, examples: int, ordered: bool = False, database: bool = False
+        self,
+        *,
+        seed: int | None,
+        examples: int,
+        ordered: bool = False,
+        database: bool = False,
+        shard: Shard | None = None,
     ) -> None:
         self.seed = seed
         self.examples = examples
         self.ordered = ordered
         self.database = database
+        self.shard = shard
         self.results: list[ScenarioResult] = []
         self.invalid_inputs: list[InvalidInput] = []
         self.interrupted = False
@@ -69,8 +78,9 @@ class RunRecorder:
 
     @property
     def recorded(self) -> bool:
-        """Whether there is anything to report: a result, an invalid input or an interruption."""
-        return bool(self.results or self.invalid_inputs or self.interrupted)
+        """Whether there is anything to report: a result, an invalid input, an interruption, or
+        a shard (an empty shard is reported too: the merge must see that it ran)."""
+        return bool(self.results or self.invalid_inputs or self.interrupted or self.shard)
 
     def result(self) -> RunResult:
         """The run so far: what finished, with the time since the recorder was made."""
@@ -90,6 +100,7 @@ class RunRecorder:
             invalid=tuple(invalid),
             interrupted=self.interrupted or any(r.interrupted for r in results),
             database=self.database,
+            shard=self.shard,
             timing=Timing(
                 started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 duration_seconds=round(time.time() - self.started, 3),

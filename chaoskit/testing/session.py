@@ -34,9 +34,15 @@ class ChaosSession:
             examples=settings.examples,
             ordered=True,
             database=settings.database,
+            shard=settings.shard,
         )
         self.report_error: str | None = None
         self._tests: dict[int, str] = {}  # id() of a recorded result -> its test's node id
+        if settings.shard is not None:
+            from chaoskit.testing.shard import ShardSelection
+
+            selection = ShardSelection(config, settings.shard, self.recorder)
+            config.pluginmanager.register(selection, "chaoskit-shard")
 
     @property
     def results(self) -> list[ScenarioResult]:

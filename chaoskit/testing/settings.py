@@ -13,7 +13,7 @@ import pytest
 
 if TYPE_CHECKING:
     from chaoskit.core.agent import Agent
-    from chaoskit.results import ScenarioResult
+    from chaoskit.results import ScenarioResult, Shard
     from chaoskit.scenarios import Scenario
 
 __all__ = [
@@ -66,6 +66,13 @@ OPTIONS: list[tuple[str, str, str, str]] = [
     ),
     ("report", "chaos_report", "string", f"HTML report path (default {DEFAULT_REPORT})"),
     ("json", "chaos_json", "string", "results JSON path (default: next to the report)"),
+    (
+        "shard",
+        "chaos_shard",
+        "string",
+        "run only shard i of n of the items (e.g. 2/3 on the second of three machines), the "
+        "others are deselected; merge the shards' results with `chaoskit merge`",
+    ),
 ]
 
 
@@ -83,6 +90,7 @@ class Settings:
         json_path: Path,
         database: bool = False,
         wall_seconds: float = DEFAULT_WALL_SECONDS,
+        shard: Shard | None = None,
     ) -> None:
         self.agent_spec = agent_spec
         self.scenario_paths = scenario_paths
@@ -92,6 +100,7 @@ class Settings:
         self.json = json_path
         self.database = database
         self.wall_seconds = wall_seconds
+        self.shard = shard
         self._agent: Agent | None = None
 
     @classmethod
@@ -114,6 +123,7 @@ class Settings:
             json_path=_absolute(root, json_path),
             database=not fixed,
             wall_seconds=_seconds(get("chaos_wall_seconds"), "--chaos-wall-seconds"),
+            shard=_shard(get("chaos_shard"), get("chaos_agent") or None),
         )
 
     def agent(self) -> Agent:
@@ -156,6 +166,18 @@ def _seconds(value: Any, option: str) -> float:
     if not seconds > 0:
         raise pytest.UsageError(f"chaoskit: {option} must be more than 0, got {value!r}.")
     return seconds
+
+
+def _shard(value: Any, agent: str | None) -> Shard | None:
+    if value in (None, ""):
+        return None
+    from chaoskit.core.errors import UsageError
+    from chaoskit.engine.shard import parse_shard
+
+    try:
+        return parse_shard(str(value), option="--chaos-shard").model_copy(update={"agent": agent})
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _seed(config: pytest.Config, value: Any) -> tuple[int, bool]:

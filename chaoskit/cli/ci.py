@@ -1,0 +1,41 @@
+"""``chaoskit run`` in CI: ``--shard i/n`` for a run split across machines."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chaoskit.results import Shard
+
+__all__ = ["add_run_options", "select_shard"]
+
+Job = tuple[Any, Any, str]
+Invalid = tuple[str, str]
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run only shard I of N of the scenario × agent items (e.g. 2/3 on the second of "
+        "three machines); merge the shards' results with `chaoskit merge`",
+    )
+
+
+def select_shard(
+    jobs: Sequence[Job], invalid: Sequence[Invalid], spec: str | None, agent: str
+) -> tuple[list[Job], list[Invalid], Shard | None]:
+    """The jobs and invalid inputs of shard ``spec`` (all of them without one), and the shard."""
+    if spec is None:
+        return list(jobs), list(invalid), None
+    from chaoskit.engine.shard import in_shard, item_id, parse_shard
+
+    shard = parse_shard(spec)
+    kept = [job for job in jobs if in_shard(item_id(job[0].name, job[2]), shard)]
+    bad = [item for item in invalid if in_shard(item[0], shard)]
+    selected, collected = len(kept) + len(bad), len(jobs) + len(invalid)
+    print(f"chaoskit: shard {shard.label}: {selected} of {collected} items run here")
+    update = {"selected": selected, "collected": collected, "agent": agent}
+    return kept, bad, shard.model_copy(update=update)
