@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chaoskit.cli.main import main
 from chaoskit.core.errors import UsageError
+from chaoskit.engine.merge import merge_runs
 from chaoskit.engine.shard import in_shard, item_id, parse_shard, shard_of
 from chaoskit.report.html import load_results
 from chaoskit.results import RunResult, ScenarioResult, Shard
@@ -131,3 +134,130 @@ def test_run_with_a_bad_shard_is_a_usage_error(
     assert run(tmp_path, scenarios, "x", "--shard", "4/3") == 4
     assert "chaoskit: --shard 4/3: shards are counted from 1 to 3" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+# --- chaoskit merge ---------------------------------------------------------------------------
+
+
+def test_three_merged_shards_say_what_one_unsharded_run_of_the_same_seed_says(
+    tmp_path: Path, scenarios: Path
+) -> None:
+    (scenarios / "broken.toml").write_text(SCENARIO.format(name="broken", kind="explode"))
+    whole_status = run(tmp_path, scenarios, "whole")
+    for index in (1, 2, 3):
+        run(tmp_path, scenarios, f"s{index}", "--shard", f"{index}/3")
+    shards = [str(tmp_path / f"s{i}" / "chaoskit.json") for i in (1, 2, 3)]
+    merged_json = tmp_path / "merged.json"
+    merged_status = main(
+        ["merge", *shards, "-o", str(tmp_path / "m.html"), "--json", str(merged_json)]
+    )
+
+    whole, merged = results(tmp_path, "whole"), load_results(merged_json)
+    assert {s.status for s in whole.scenarios} >= {"held", "violated"}  # both kinds compared
+    assert merged_status == whole_status == 1 and merged.gate == whole.gate == "fail"
+    assert by_item(merged).keys() == by_item(whole).keys() and len(merged.scenarios) == 6
+    for key, alone in by_item(whole).items():
+        part = by_item(merged)[key]
+        assert part.invariants == alone.invariants  # the same verdicts
+        if alone.counterexample is not None:  # the same minimal schedules
+            assert part.counterexample is not None
+            assert part.counterexample.decisions == alone.counterexample.decisions
+            assert part.counterexample.faults == alone.counterexample.faults
+        assert part == alone
+    assert merged.invalid == whole.invalid and len(merged.invalid) == 1  # the broken file, once
+    assert merged.shard is None
+    assert (tmp_path / "m.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def shard_run(
+    index: int, total: int = 3, *, seed: int | None = 0, status: str = "held", **kw: Any
+) -> RunResult:
+    agent = kw.pop("agent", "shop:agent")
+    scenario = ScenarioResult(scenario=f"s{index}", agent=agent, status=status)  # type: ignore[arg-type]
+    fields: dict[str, Any] = {
+        "chaoskit_version": "1.0",
+        "python_version": "3.11",
+        "agent": agent,
+        "seed": seed,
+        "examples_per_scenario": 10,
+        "scenarios": (scenario,),
+        "shard": Shard(index=index, total=total, selected=1, collected=3, agent=agent),
+    }
+    return RunResult(**(fields | kw))
+
+
+def test_a_missing_shard_is_said_loudly_and_the_merge_cannot_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = []
+    for index in (1, 3):
+        path = tmp_path / f"s{index}.json"
+        path.write_text(shard_run(index).model_dump_json())
+        files.append(str(path))
+    assert main(["merge", *files, "-o", str(tmp_path / "m.html")]) == 1
+    out, err = capsys.readouterr()
+    assert "chaoskit: MISSING shard 2/3: chaoskit: shard 2/3 is missing from the merge" in err
+    assert "chaoskit: FAIL: 2 held; 1 invalid input" in out
+    page = (tmp_path / "m.html").read_text()
+    assert "shard 2/3 is missing" in page
+
+
+def test_all_shards_of_a_run_that_held_merge_into_a_pass() -> None:
+    merged = merge_runs([(f"s{i}.json", shard_run(i)) for i in (1, 2, 3)])
+    assert merged.gate == "pass" and [s.scenario for s in merged.scenarios] == ["s1", "s2", "s3"]
+
+
+def test_an_empty_shard_still_counts_as_run() -> None:
+    empty = shard_run(2).model_copy(update={"scenarios": ()})
+    merged = merge_runs([("s1", shard_run(1)), ("s2", empty), ("s3", shard_run(3))])
+    assert merged.gate == "pass"
+
+
+@pytest.mark.parametrize(
+    ("other", "problem"),
+    [
+        (shard_run(2, seed=7), r"differ in seed \(a.json: 0; b.json: 7\); shards of one run need"),
+        (shard_run(2, chaoskit_version="2.0"), "differ in chaoskit version"),
+        (shard_run(2, agent="other:agent"), "differ in agent"),
+        (shard_run(2, examples_per_scenario=99), "differ in examples per scenario"),
+        (shard_run(2, total=4), "differ in shard count"),
+        (shard_run(1), r"shard 1/3 is given twice \(a.json and b.json\)"),
+        (shard_run(2, shard=None), r"cannot merge a whole run \(b.json\) with shards"),
+    ],
+)
+def test_results_that_are_not_shards_of_one_run_are_refused(other: RunResult, problem: str) -> None:
+    with pytest.raises(UsageError, match=f"^chaoskit: .*{problem}"):
+        merge_runs([("a.json", shard_run(1)), ("b.json", other)])
+
+
+def test_whole_runs_of_different_agents_are_refused_but_of_one_agent_merge() -> None:
+    one, two = (shard_run(i, shard=None) for i in (1, 2))
+    assert merge_runs([("a", one), ("b", two)]).gate == "pass"
+    with pytest.raises(UsageError, match="differ in agent"):
+        merge_runs([("a", one), ("b", shard_run(2, shard=None, agent="x:y"))])
+
+
+def test_a_scenario_in_two_results_is_refused() -> None:
+    one = shard_run(1, shard=None)
+    with pytest.raises(UsageError, match="'s1' against shop:agent is in both a and b"):
+        merge_runs([("a", one), ("b", one)])
+
+
+def test_merge_of_a_file_that_is_not_results_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["merge", str(tmp_path / "nope.json")]) == 4
+    assert f"chaoskit: no results file at {tmp_path / 'nope.json'}" in capsys.readouterr().err
+
+
+def test_a_shard_writes_its_results_json_even_when_it_holds_nothing(
+    tmp_path: Path, scenarios: Path
+) -> None:
+    for path in scenarios.glob("*.toml"):
+        if path.stem != "refund-a":
+            path.unlink()
+    empty = next(i for i in (1, 2, 3) if i != shard_of(item_id("refund-a", NAIVE), 3))
+    assert run(tmp_path, scenarios, "e", "--shard", f"{empty}/3") == 0
+    data = json.loads((tmp_path / "e" / "chaoskit.json").read_text())
+    assert data["scenarios"] == [] and data["shard"]["selected"] == 0
+    assert data["shard"]["collected"] == 1

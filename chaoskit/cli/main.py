@@ -1,4 +1,4 @@
-"""The ``chaoskit`` command: demo, run, replay, report, scenarios, matrix, serve."""
+"""The ``chaoskit`` command: demo, run, replay, report, merge, scenarios, matrix, serve."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chaoskit.cli import ci
+from chaoskit.cli import ci, merge
 from chaoskit.cli.serve import add_serve
 from chaoskit.core.errors import UsageError
 
@@ -64,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("results", help="a results JSON")
     report.add_argument("-o", "--output", default=str(DEFAULT_REPORT), help="HTML path")
     report.set_defaults(handler=_report)
+    merge.register(commands)
 
     scenarios = commands.add_parser("scenarios", help="list and validate scenario files")
     scenarios.add_argument("paths", nargs="*", default=["scenarios"])
