@@ -38,3 +38,10 @@ class Notes(FakeBackend):
 @pytest.fixture
 def notes() -> Notes:
     return Notes()
+
+
+@pytest.fixture(autouse=True)
+def _not_on_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's own runs of chaoskit must not annotate or summarise the CI job running it."""
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)

@@ -1,8 +1,9 @@
-"""The pytest plugin in CI, run as users run it: shards."""
+"""The pytest plugin in CI, run as users run it: shards, GitHub annotations, the job summary."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -93,3 +94,53 @@ def test_xdist_runs_a_shard_with_two_workers(many: pytest.Pytester) -> None:
     assert alone.ret == both.ret == 0
     assert [s["scenario"] for s in two["scenarios"]] == [s["scenario"] for s in one["scenarios"]]
     assert two["shard"] == one["shard"] and two["shard"]["collected"] == 8
+
+
+# --- GitHub Actions -------------------------------------------------------------------------
+
+
+def line_of(text: str, needle: str) -> int:
+    return text.splitlines().index(needle) + 1
+
+
+def test_on_github_actions_each_violation_and_bad_file_is_annotated_at_its_line(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = project.path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(project.path))
+    bad = "\n".join(["name = 'bad'", "task = 'x'", "[[faults]]", "kind = 'timeout_after_commit'",
+                     "target = 'payments: POST /v1/nowhere'", "explore = true"])  # fmt: skip
+    (project.path / "scenarios" / "bad.toml").write_text(bad)
+    result = run(project, "--chaos-agent=myagent:naive", "--chaos-seed=1")
+    errors = [line for line in result.outlines if line.startswith("::error ")]
+    refund = (project.path / "scenarios" / "refund.toml").read_text()
+    invariant_line = line_of(refund, 'name = "at_most_one_effect_per_intent"')
+    assert any(
+        line.startswith(
+            f"::error file=scenarios/refund.toml,line={invariant_line},title=chaoskit%3A "
+            "at_most_one_effect_per_intent violated by refund-timeout-after-commit "
+            "[myagent%3Anaive]::"
+        )
+        and "%0Aminimal fault schedule:%0A  call" in line
+        for line in errors
+    ), errors
+    assert any(
+        line.startswith("::error file=scenarios/bad.toml,line=5,title=chaoskit%3A invalid")
+        for line in errors
+    ), errors
+    text = summary.read_text()
+    assert text.startswith("## ❌ chaoskit: FAIL")
+    assert "| refund-timeout-after-commit | myagent:naive | ❌ violated |" in text
+    assert "reproduce: chaoskit run --agent myagent:naive --seed 1" in text
+
+
+def test_off_github_actions_nothing_is_annotated_nor_summarised(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    result = run(project, "--chaos-agent=myagent:naive", "--chaos-seed=1")
+    assert result.ret == 1
+    assert not [line for line in result.outlines if re.match(r"::\w+ ", line)]

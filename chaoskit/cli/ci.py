@@ -1,4 +1,5 @@
-"""``chaoskit run`` in CI: ``--shard i/n`` for a run split across machines."""
+"""``chaoskit run`` in CI: ``--shard i/n`` for a run split across machines, ``--junitxml``, and
+GitHub Actions annotations and job summary (written whenever GitHub Actions is detected)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chaoskit.results import Shard
+    from chaoskit.results import RunResult, Shard
 
-__all__ = ["add_run_options", "select_shard"]
+__all__ = ["add_run_options", "publish", "select_shard"]
 
 Job = tuple[Any, Any, str]
 Invalid = tuple[str, str]
@@ -21,6 +22,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         metavar="I/N",
         help="run only shard I of N of the scenario × agent items (e.g. 2/3 on the second of "
         "three machines); merge the shards' results with `chaoskit merge`",
+    )
+    parser.add_argument(
+        "--junitxml", metavar="PATH", help="also write JUnit XML: one test case per scenario"
     )
 
 
@@ -39,3 +43,16 @@ def select_shard(
     print(f"chaoskit: shard {shard.label}: {selected} of {collected} items run here")
     update = {"selected": selected, "collected": collected, "agent": agent}
     return kept, bad, shard.model_copy(update=update)
+
+
+def publish(run: RunResult, args: argparse.Namespace) -> None:
+    """The JUnit XML when asked for; on GitHub Actions, annotations and the job summary."""
+    from chaoskit.report.github import publish as to_github
+
+    if getattr(args, "junitxml", None):
+        from chaoskit.report.junit import write_junit
+
+        write_junit(run, args.junitxml)
+        print(f"chaoskit: JUnit XML {args.junitxml}")
+    for line in to_github(run):
+        print(line, flush=True)

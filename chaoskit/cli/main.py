@@ -119,6 +119,7 @@ def _run(args: argparse.Namespace) -> int:
     jobs = [(s, agent, args.agent) for s in scenarios]
     jobs, invalid, shard = ci.select_shard(jobs, invalid, args.shard, args.agent)
     result = _explore_all(jobs, args, invalid, shard=shard)
+    ci.publish(result, args)
     return 0 if result.passed else 1
 
 

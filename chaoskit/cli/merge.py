@@ -22,6 +22,7 @@ def register(commands: Any) -> None:
 
 def _merge(args: argparse.Namespace) -> int:
     from chaoskit.engine.merge import merge_runs, missing_shards
+    from chaoskit.report.github import error_command, in_actions, publish
     from chaoskit.report.html import load_results, write_report
     from chaoskit.report.text import run_summary_lines, summary_lines
 
@@ -33,7 +34,10 @@ def _merge(args: argparse.Namespace) -> int:
     print("\n".join(summary_lines(merged.scenarios)))
     for missing in missing_shards([run for _, run in runs]):
         print(f"chaoskit: MISSING {missing.source}: {missing.message}", file=sys.stderr)
+        if in_actions():  # the shards' own jobs annotated everything else
+            print(error_command(f"chaoskit: {missing.source} missing", missing.message))
     print("\n".join(run_summary_lines(merged)))
     written = f", results {args.json}" if args.json else ""
     print(f"chaoskit: report {args.output}{written}")
+    publish(merged, annotate=False)  # the job summary of the merged run
     return 0 if merged.passed else 1

@@ -7,7 +7,13 @@ from collections.abc import Iterable, Sequence
 
 from chaoskit.results import Example, FiredFault, RunResult, ScenarioResult
 
-__all__ = ["describe_failure", "run_summary_lines", "summary_lines"]
+__all__ = [
+    "decisions",
+    "describe_failure",
+    "run_summary_lines",
+    "schedule_lines",
+    "summary_lines",
+]
 
 _STATUS = {
     "held": "held",
@@ -84,6 +90,11 @@ def decisions(example: Example) -> list[list[FiredFault]]:
         else:
             groups.append([fault])
     return groups
+
+
+def schedule_lines(example: Example) -> list[str]:
+    """The example's fault schedule, one line per decision (a storm is one line)."""
+    return [_group_line(group).strip() for group in decisions(example)]
 
 
 def _group_line(group: list[FiredFault]) -> str:

@@ -109,3 +109,11 @@ class ChaosSession:
 
             report, results = shown_path(settings.report), shown_path(settings.json)
             write(f"chaoskit: report written to {report} (results: {results})")
+        self._publish(write)
+
+    def _publish(self, write: Any) -> None:
+        """On GitHub Actions: the annotations (printed) and the job summary (appended)."""
+        from chaoskit.report.github import publish
+
+        for line in publish(self.recorder.result()):
+            write(line)
