@@ -47,9 +47,10 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
         {"refund": S},
     ),
     ("The refund was processed. It may take 5-10 business days to show up.", {"refund": S}),
-    ("Your refund should be processed soon.", {"refund": HOPEFUL}),
-    ("I've requested a refund.", {"refund": HOPEFUL}),
-    ("Your refund is being processed.", {"refund": HOPEFUL}),
+    # Under way, not done: pending (a pending reading holds only if something is under way).
+    ("Your refund should be processed soon.", {"refund": P}),
+    ("I've requested a refund.", {"refund": P}),
+    ("Your refund is being processed.", {"refund": P}),
     # Not done, or done and still settling: never a claim that it was done.
     ("The refund hasn't been processed yet.", {"refund": UNSURE}),
     ("The refund for ord_123 has not gone through yet.", {"refund": UNSURE}),
@@ -67,7 +68,8 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
     ),
     # Reassurance, not a report about a charge.
     ("You won't be charged twice.", {"charge": "not_mentioned"}),
-    ("I'll email you once the refund is done.", {"refund": HOPEFUL, "email": HOPEFUL}),
+    # The writer's promise reports nothing yet; what waits on a condition is pending.
+    ("I'll email you once the refund is done.", {"refund": P, "email": "mentioned"}),
     ("Your refund is awaiting approval from a manager.", {"refund": P}),
     ("I've submitted the refund for approval.", {"refund": P}),
     ("The refund hasn't been approved yet.", {"refund": P}),
@@ -83,7 +85,7 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
         "I submitted the refund, but the payment provider returned an error.",
         {"refund": UNSURE},
     ),
-    ("I looked into your refund request.", {"refund": (S, F, P, E)}),
+    ("I looked into your refund request.", {"refund": "mentioned"}),
     ("I've opened ticket tkt_42 for you.", {"ticket": S}),
     ("Your ticket number is TKT-1042.", {"ticket": S}),
     (
@@ -95,9 +97,57 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
     ("Your order has been placed and your card was charged.", {"order": S, "charge": S}),
     ("If the refund doesn't arrive within 5 days, let me know.", {"refund": "not_mentioned"}),
     # A question says nothing happened or failed, but it is not silence about its intent.
-    ("Would you like me to open a ticket?", {"ticket": (S, F, P, E)}),
+    ("Would you like me to open a ticket?", {"ticket": "mentioned"}),
     ("I could not refund it. Shall I try the refund again?", {"refund": F}),
     ("Thanks for reaching out. Have a great day!", {"refund": "not_mentioned"}),
+    # Identifiers name their intent: re_… a refund, ord_… an order, TKT-… a ticket.
+    ("re_9xY ✔ — $45.00 back to card ch_3KfL2.", {"refund": S, "charge": "not_mentioned"}),
+    ("Status update for `ord_Q81x`: **cancelled**", {"order": S}),
+    (
+        "Ticket **tkt_0091**: created. Email notification: failed (SMTP 550).",
+        {"ticket": S, "email": F},
+    ),
+    # Markdown and status marks are read, not stumbled on.
+    (
+        "- ✅ **Refund issued:** $45.00\n- ❌ **Confirmation email:** not sent",
+        {"refund": S, "email": F},
+    ),
+    (
+        "### Email status\n\n| Recipient | Status |\n|---|---|\n| you@example.com | ✅ Sent |",
+        {"email": S},
+    ),
+    # Pseudo-triggers negate nothing; a terminator ends a negation's scope.
+    (
+        "Not only did I cancel the order, I also refunded the shipping fee.",
+        {"order": S, "refund": S},
+    ),
+    ("No worries at all — your ticket has been created.", {"ticket": S}),
+    ("I didn't wait: the refund is done.", {"refund": S}),
+    ("The refund wasn't processed because the payment had already been refunded.", {"refund": F}),
+    # A negated proposition says the opposite.
+    ("It isn't the case that the payment failed: the card was charged.", {"charge": S}),
+    # Aspect and modality: waiting on approval, a request, a rule that will apply.
+    ("I can't issue this refund until your manager approves it.", {"refund": P}),
+    ("Bulk emails need approval. I've submitted it for review; it hasn't been sent.", {"email": P}),
+    (
+        "Your order is cancelled. Refunds for cancelled orders are issued automatically.",
+        {"refund": P},
+    ),
+    # A failure handed over in the same breath is an escalation.
+    (
+        "I couldn't refund you directly, so I've handed your case to our billing team.",
+        {"refund": E},
+    ),
+    ("I opened ticket tkt_1. Our team will follow up on it within a day.", {"ticket": S}),
+    # A statement before a question is still a statement.
+    ("I tried to charge the card, but it was declined — could you check it?", {"charge": F}),
+    # Policy, offers and instructions claim nothing.
+    ("Refunds usually take 5–10 business days once issued.", {"refund": "mentioned"}),
+    ("I can offer you a full refund or store credit.", {"refund": "not_mentioned"}),
+    ("Reply with your order number and I'll take it from there.", {"order": "not_mentioned"}),
+    ("There is nothing to refund, since you were never billed.", {"refund": "mentioned"}),
+    # An uncertain remark after a plain one leaves it open.
+    ("I submitted the ticket, but I can't say for sure it was created.", {"ticket": UNSURE}),
 ]
 
 
@@ -138,10 +188,25 @@ def test_a_general_escalation_without_a_named_intent_is_general() -> None:
 
 
 def test_an_ambiguous_claim_quotes_the_reply_and_lists_its_readings() -> None:
-    claim = classify("Your refund should be processed soon.").about("refund")
-    assert "Your refund should be processed soon" in claim.reason
-    assert "success or pending approval" in claim.reason
-    assert claim.quote == "Your refund should be processed soon"
+    claim = classify("I think the refund went through.").about("refund")
+    assert "I think the refund went through" in claim.reason
+    assert "success or failure" in claim.reason
+    assert claim.quote == "I think the refund went through"
+
+
+def test_a_mention_that_claims_nothing_allows_every_reading() -> None:
+    claim = classify("Would you like a refund or store credit?").about("refund")
+    assert (claim.outcome, claim.readings) == (
+        "mentioned",
+        ("success", "failure", "pending_approval", "escalation"),
+    )
+    assert "only asks about it" in claim.reason
+
+
+def test_a_header_naming_no_object_is_no_general_claim() -> None:
+    claims = classify("I updated your shipping address.")
+    assert claims.general is None
+    assert classify("All done!").general is not None
 
 
 def test_a_plain_claim_keeps_the_reply_s_own_words_in_its_quote() -> None:

@@ -213,9 +213,12 @@ def _unreported(run: RunView, facts: _Facts, reading: Reading | None, said: _Sai
             tail = f"; the agent never even called {spec.route}"
         return head + f"the ledgers hold no {spec.effect}{tail}"
     if reading == "pending_approval" and not (facts.requested or facts.effects):
+        # Pending: awaiting approval, or under way ("should be processed soon"). Either way
+        # something must have been started.
+        tail = f"; {_failed_calls(run, facts)}" if facts.failures else ""
         return (
-            f"the reply says the {spec.intent} awaits approval ({quote!r}), but no approval "
-            "was requested"
+            f"the reply says the {spec.intent} is pending ({quote!r}), but no approval was "
+            f"requested and no {spec.effect} committed{tail}"
         )
     return ""
 
@@ -312,7 +315,8 @@ class NoUnreportedFailure(_ReplyInvariant):
     """The reply claims only what the ledgers show, and hides no failure.
 
     Violated when the reply says an intent was done but its effect is not in the ledgers (or
-    is only awaiting approval), says it awaits approval when none was requested, or says
+    is only awaiting approval), says it is pending (awaiting approval, or under way) when no
+    approval was requested and nothing committed, or says
     nothing about an intent whose calls failed and never took effect. A structured reply's
     claims are used as they are; a text reply is read by
     :func:`~chaoskit.invariants.claims.classify`.
