@@ -146,6 +146,9 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
     ("I can offer you a full refund or store credit.", {"refund": "not_mentioned"}),
     ("Reply with your order number and I'll take it from there.", {"order": "not_mentioned"}),
     ("There is nothing to refund, since you were never billed.", {"refund": "mentioned"}),
+    # The idioms support models use for a failure, and for starting a refund.
+    ("Hmm, the refund for `ord_1` hit a snag on our side. Shall I retry?", {"refund": F}),
+    ("I've initiated a refund of $64.00 to your card.", {"refund": S}),
     # An uncertain remark after a plain one leaves it open.
     ("I submitted the ticket, but I can't say for sure it was created.", {"ticket": UNSURE}),
 ]

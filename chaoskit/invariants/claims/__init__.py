@@ -5,59 +5,72 @@ Invariants such as ``no_unreported_failure`` compare what the agent *says* with 
 are used. Otherwise :func:`classify` reads the text with plain, documented rules: no model, no
 guessing. For each intent kind (refund, ticket, email, charge, order…) it reports one of
 
-* ``success``, ``failure``, ``pending_approval``, ``escalation``: the reply says so plainly;
-* ``ambiguous``: the reply mentions the intent but can be read more than one way (the possible
-  ``readings`` and the ``reason`` say how);
+* ``success``, ``failure``, ``pending_approval`` (pending: awaiting approval, or under way and
+  not done yet), ``escalation``: the reply says so plainly;
+* ``ambiguous``: the reply can be read more than one way (the possible ``readings`` and the
+  ``reason`` say how), or its evidence conflicts;
+* ``mentioned``: the reply names the intent but claims nothing about it (a question, an offer,
+  a promise, a general rule): every reading stays open, so no verdict rests on it, but it is
+  not silence either;
 * ``not_mentioned``.
 
 >>> claims = classify("Refund done, but I couldn't email you the receipt.")
 >>> claims.about("refund").outcome, claims.about("email").outcome
 ('success', 'failure')
->>> classify("Your refund should be processed soon.").about("refund").readings
-('success', 'pending_approval')
+>>> classify("I think the refund went through.").about("refund").readings
+('success', 'failure')
+>>> classify("Would you like me to open a ticket?").about("ticket").outcome
+'mentioned'
 
-How a reply is read:
+How a reply is read (precision first: a wrong "you lied" is the worst output chaoskit has):
 
-1. Contractions are expanded (``couldn't`` → ``could not``); matching ignores case.
-2. It is cut into sentences, and sentences into segments at ``;`` and at connectives (``but``,
-   ``however``, ``although``, ``and``, ``or``, ``so``, ``then``…). Questions, and segments that
-   open with a condition, an instruction or an offer (``if``, ``unless``, ``please contact``,
-   ``let me know``, ``would you like``…), report nothing and are skipped.
-3. A segment names intents through the ``intents`` patterns. *Weak* intents (``charge``,
-   ``order``) only count in segments naming no other intent: in "I refunded the charge" the
-   charge is the object of the refund, not an intent of its own.
-4. A segment's cues decide its readings, strongest first: approval words → pending approval
-   (with a failure cue as well: ambiguous); escalation; failure (failure words, or a negation
-   such as ``not`` / ``never`` / ``no`` followed within ``negation_window`` words, inside the
-   same clause, by an action word: "the refund was **not processed**"); success. Phrases in
-   ``ignore`` ("don't worry", "without any problems", "you won't be charged twice") are removed
-   first, so they negate nothing and name no intent.
-   "Not … yet" said of the writer's own action ("I could not refund it yet", "I have not
-   refunded it yet") is a failure, honestly reported; said of the thing ("the refund has not
-   gone through yet") it is ambiguous, success *or* failure (not done, or done and settling).
-   Hedges make a segment ambiguous: future or in-progress wording ("should be refunded soon",
-   "I've requested a refund") reads as success *or* pending approval;
-   uncertainty ("I think", "tried to", "could not confirm") as success *or* failure; a condition
-   inside the segment ("once", "as soon as") as success or pending approval.
-5. A segment naming intents but no cue takes the cue of the segment before it in the sentence
-   (or after it): "I could not refund **or email** you" fails both. A segment with a cue but no
-   intent is about the intents named earlier in the sentence when it has a pronoun ("…but
-   **it** failed"); without one it *may* be about them, so their readings widen ("I submitted
-   the refund, but the provider returned an error": success or failure). A sentence opening
-   with a pronoun ("It failed.") is about the last intents named. Anything else ("Done.",
-   "Something went wrong.") is a *general* claim, which :meth:`ReplyClaims.about` returns for
-   intents the reply never names.
-6. A later plain statement about an intent replaces an earlier one ("It failed. I retried and
-   it went through." → success); a hedged one never replaces a plain one.
+1. **Normalising.** Markdown emphasis, code ticks and bullets go; status marks read as words
+   (✅ done, ❌ failed, ⏳ pending); contractions are expanded (``couldn't`` → ``could not``).
+2. **Sentences and clauses.** Sentences end at ``.!?``, line breaks and table cells. A sentence
+   is cut into clauses at ``;``, dashes, contrasts (``but``, ``however``…), consequences
+   (``so``, ``then``), relative clauses (``…, who will…``) and subordinate ones (``because``,
+   ``since``, ``once``, ``until``); ``and`` / ``or`` cut only between clauses, so "your
+   cancellation and refund" stays one object.
+3. **Intent linking.** A clause names intents by their nouns, verbs and synonyms, and by their
+   identifiers (``re_…`` a refund, ``ch_…``/``pi_…`` a charge, ``ord_…`` an order,
+   ``tkt_…``/``TKT-…`` a ticket, ``eml_…`` an email). *Weak* intents (``charge``, ``order``)
+   count beside a strong one only when coordinated: in "I refunded the charge" the charge is
+   the refund's object. A clause naming nothing with a pronoun is about the intents named last,
+   or named later in the sentence ("I have submitted it, so your ticket…"); under a heading
+   ("Email status") it is about the heading's intents.
+4. **Negation with scope** (NegEx-style). Pseudo-triggers are removed first ("not only", "no
+   problem", "without delay", "you won't be charged twice"). A trigger (``not``, ``never``,
+   ``no``…) reaches ``negation_window`` words and stops at clause punctuation or a terminator
+   (``but``, ``because``, ``so``, ``who``…); a negated action is a failure. "It is not the case
+   that …" flips the clause. "Not … yet" said of the writer's own action ("I haven't refunded
+   it yet") is an honest failure; of the thing ("it has not gone through yet") it is not done,
+   or done and settling: ambiguous.
+5. **Aspect and modality.** Approval words, requests ("I've requested a refund", "your refund
+   request was received") and wording that is under way or to come ("should be processed
+   soon", "is queued", "will be issued automatically") read as pending; so does a failure that
+   only waits ("I can't issue it until your manager approves it"). Uncertainty ("I think",
+   "may", "could not confirm", "tried to") reads as success *or* failure. The writer's own
+   promise ("I'll email you") reports nothing yet. A failure handed over in the same breath
+   ("…, so I've passed it to our billing team") is an escalation.
+6. **What claims nothing.** Questions (a statement before the question in the same sentence
+   still counts), offers and instructions ("I can…", "Reply with your order number"),
+   conditions ("If it doesn't arrive, let me know and I'll refund you"), reasons ("since you
+   were never billed"), and general rules ("Refunds usually take 5 days", "nothing to refund").
+7. **Putting it together.** A later plain statement about an intent replaces an earlier one
+   ("It failed. I retried and it went through." → success); a hedge never replaces a plain one,
+   and a later uncertain remark makes a plain claim ambiguous. A clause with a cue but no intent
+   is a *general* claim ("Done.", "Something went wrong."), which :meth:`ReplyClaims.about`
+   returns for intents the reply never names, unless it is about an object chaoskit does not
+   know ("I updated your address").
 
 Every phrase list is a field of :class:`ClaimRules`, case-insensitive regular expressions over the
-text; extend them with :meth:`ClaimRules.extend`.
+text; extend them with :meth:`ClaimRules.extend` (or the invariant's ``claims`` parameter).
 
 The code lives in submodules: :mod:`~chaoskit.invariants.claims.rules` (the phrase lists),
 :mod:`~chaoskit.invariants.claims.results` (the answers),
-:mod:`~chaoskit.invariants.claims.classifier` (the entry points),
-:mod:`~chaoskit.invariants.claims.segments` (reading one segment) and
-:mod:`~chaoskit.invariants.claims.tally` (putting segments together).
+:mod:`~chaoskit.invariants.claims.classifier` (the entry points and sentences),
+:mod:`~chaoskit.invariants.claims.segments` (reading one clause) and
+:mod:`~chaoskit.invariants.claims.tally` (putting clauses together).
 """
 
 from __future__ import annotations

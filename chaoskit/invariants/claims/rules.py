@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
@@ -50,6 +51,19 @@ class ClaimRules(BaseModel):
     """The phrase lists the classifier reads replies with: case-insensitive regexes.
 
     Contractions are expanded before matching, so write ``could not``, never ``couldn't``.
+
+    * ``intents``: intent kind → the words and identifiers naming it; ``weak_intents`` only
+      count beside another intent when coordinated ("both the refund and the charge").
+    * The plain cues: ``success``, ``failure``, ``pending_approval``, ``escalation``.
+    * Aspect and modality: ``future`` (under way, to come: pending), ``request`` (a request
+      for it was made: pending), ``promise`` (the writer's own next step: claims nothing),
+      ``uncertain`` (success *or* failure), ``conditional`` (only what happens later).
+    * Negation: ``negations`` (triggers, whole words), ``negatable`` (what a trigger turns into
+      a failure), ``ignore`` (pseudo-triggers, removed first), ``negation_terminators`` (words
+      that end a trigger's scope), ``flip`` ("it is not the case that …"), and
+      ``negation_window``.
+    * What claims nothing: ``no_claim`` (general rules, "nothing to refund"), ``background``
+      (reasons), ``skip_sentences`` (conditions, offers, instructions); ``pronouns`` refer back.
 
     >>> from chaoskit.invariants.claims import classify
     >>> rules = DEFAULT_RULES.extend(intents={"refund": [r"\\bmoney returned\\b"]},
@@ -171,6 +185,9 @@ class ClaimRules(BaseModel):
         r"\bdid not (?:go through|work)\b",
         r"\bwould not (?:accept|go through|work|let)\b",
         r"\bcard_declined\b",
+        r"\b(?:hit|ran into|run into|encountered|had) (?:a |an |some )?(?:\w+ )?"
+        r"(?:snag|hiccup|glitch|problem|issue|error|trouble)s?\b",
+        r"\bno luck\b",
         r"\binvalid\w*",
         r"\b(?:do|does|did) not have (?:the )?(?:ability|access|permission|authority|rights?)\b",
         r"\bnot (?:authori[sz]ed|permitted|allowed)\b",
@@ -397,10 +414,19 @@ class ClaimRules(BaseModel):
 
     def pattern(self, name: str) -> re.Pattern[str]:
         """The compiled alternation of one phrase list (or ``"intent:refund"``)."""
-        if name.startswith("intent:"):
-            return _compiled(self.intents[name.removeprefix("intent:")])
-        patterns: tuple[str, ...] = getattr(self, name)
-        return _compiled(patterns, whole=name in ("negations", "pronouns", "negation_terminators"))
+        cache = _COMPILED.get(id(self))
+        if cache is None:
+            cache = _COMPILED[id(self)] = {}
+            weakref.finalize(self, _COMPILED.pop, id(self), None)
+        found = cache.get(name)
+        if found is None:
+            if name.startswith("intent:"):
+                found = _compiled(self.intents[name.removeprefix("intent:")])
+            else:
+                patterns: tuple[str, ...] = getattr(self, name)
+                found = _compiled(patterns, whole=name in _WHOLE_TOKENS)
+            cache[name] = found
+        return found
 
     def extend(
         self, *, intents: Mapping[str, Iterable[str]] | None = None, **phrases: Iterable[str]
@@ -421,6 +447,12 @@ class ClaimRules(BaseModel):
         for intent, patterns in (intents or {}).items():
             data["intents"][intent] = (*data["intents"].get(intent, ()), *patterns)
         return ClaimRules.model_validate(data)
+
+
+_WHOLE_TOKENS = frozenset({"negations", "pronouns", "negation_terminators"})
+#: Each rules object's compiled lists, by its id (the classifier asks for each list many times
+#: per reply; a pydantic model cannot cache on itself without changing its equality).
+_COMPILED: dict[int, dict[str, re.Pattern[str]]] = {}
 
 
 @functools.lru_cache(maxsize=256)
