@@ -206,10 +206,12 @@ def test_a_mention_that_claims_nothing_allows_every_reading() -> None:
     assert "only asks about it" in claim.reason
 
 
-def test_a_header_naming_no_object_is_no_general_claim() -> None:
-    claims = classify("I updated your shipping address.")
-    assert claims.general is None
-    assert classify("All done!").general is not None
+def test_a_remark_about_an_object_chaoskit_does_not_know_is_only_possibly_general() -> None:
+    general = classify("I updated your shipping address.").general
+    assert general is not None and general.outcome == "ambiguous"
+    assert "may or may not be it" in general.reason
+    done = classify("All done!").general
+    assert done is not None and done.outcome == "success"
 
 
 def test_a_plain_claim_keeps_the_reply_s_own_words_in_its_quote() -> None:

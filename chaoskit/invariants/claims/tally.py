@@ -72,8 +72,8 @@ def _apply(
         elif topic:
             for intent in topic:
                 tally.note(intent, segment)
-        elif not named and not segment.hedged and _general(segment):
-            tally.note(None, segment)
+        elif not segment.hedged:
+            tally.note(None, _general(segment))
     return last
 
 
@@ -86,9 +86,15 @@ _OBJECT = re.compile(
 )
 
 
-def _general(segment: _Segment) -> bool:
-    """Whether a segment naming no intent is a general claim ("Done.", "Something failed.")."""
-    return segment.readings == _HANDED or not _OBJECT.search(segment.text)
+def _general(segment: _Segment) -> _Segment:
+    """What a segment naming no intent says in general: plainly ("Done.", "Something went
+    wrong."), or, about an object chaoskit does not know ("I updated your address", "the
+    payment service timed out"), only that it *may* be about the intents in play."""
+    if segment.readings == _HANDED or not _OBJECT.search(segment.text):
+        return segment
+    assert segment.readings is not None
+    why = "it speaks of something else, which may or may not be it"
+    return _Segment(segment.text, (), segment.readings | _UNSURE, True, why)
 
 
 @dataclass
