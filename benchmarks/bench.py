@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.server
 import json
 import platform
 import re
+import subprocess
 import sys
+import threading
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,6 +129,97 @@ def _bare_mocks(fake: Payments, url: str) -> dict[str, Callable[[], Any]]:
         "bare httpx2": lambda: hx2.get(url, headers=AUTH),
         "bare requests": lambda: session.get(url, headers=AUTH, timeout=5),
     }
+
+
+# -- 1b. cost per call in server mode ------------------------------------------------------------
+
+
+def server_mode(calls: int, rounds: int) -> list[Row]:
+    """One keep-alive client in another process, one call at a time: ``World.serve`` against
+    a bare loopback ``http.server`` (HTTP/1.1, keep-alive) whose handler does the same fake
+    work. The client is a process of its own, as in server mode, so that it does not compete
+    with the server for this process's GIL; rounds interleave the two."""
+    fake = Payments()
+    world = World([fake], trace_limit=10**9)
+    path = f"/v1/charges/{fake.add_charge(customer=None, amount=1000)}"
+    best: dict[str, float] = {}
+    client = subprocess.Popen(
+        [sys.executable, "-c", _CLIENT, path, AUTH["Authorization"]],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert client.stdin is not None and client.stdout is not None
+    with client, _bare_server(fake) as bare_port, world.serve() as served:
+        ports = {"bare": bare_port, "served": served.ports[0]}
+        for _ in range(rounds):
+            for name, port in ports.items():
+                client.stdin.write(f"{port} {calls}\n")
+                client.stdin.flush()
+                best[name] = min(best.get(name, 1e9), float(client.stdout.readline()))
+        client.stdin.close()
+    ratio = best["served"] / best["bare"]
+    return [
+        Row("bare loopback http.server + fake", best["bare"] * 1e6, "µs/call", "baseline", None),
+        Row("server mode (World.serve)", ratio, "× baseline", "—", None,
+            f"{best['served'] * 1e6:.0f} µs/call, keep-alive client in another process"),
+    ]  # fmt: skip
+
+
+#: The client process of :func:`server_mode`: reads "PORT CALLS", answers seconds per call.
+_CLIENT = """
+import http.client, sys, time
+path, auth = sys.argv[1], sys.argv[2]
+for line in sys.stdin:
+    port, calls = map(int, line.split())
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    def call():
+        connection.request("GET", path, headers={"Authorization": auth})
+        assert connection.getresponse().read()
+    call()
+    start = time.perf_counter()
+    for _ in range(calls):
+        call()
+    print((time.perf_counter() - start) / calls, flush=True)
+    connection.close()
+"""
+
+
+class _BareHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    fake: Payments
+
+    def do_GET(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        native = httpx.Request(
+            self.command, f"https://{self.fake.host}{self.path}",
+            headers=list(self.headers.items()), content=body,
+        )  # fmt: skip
+        response = self.fake.serve(native)
+        self.send_response(response.status_code)
+        for key, value in response.headers.multi_items():
+            if key.lower() != "content-length":
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(response.content)))
+        self.end_headers()
+        self.wfile.write(response.content)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def _bare_server(fake: Payments) -> Iterator[int]:
+    handler = type("Handler", (_BareHandler,), {"fake": fake})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 # -- agents for the engine benchmarks -----------------------------------------------------------
@@ -409,6 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     q = args.quick
     rows = per_call(calls=50 if q else 2000, rounds=2 if q else 7)
+    rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
     rows += throughput(examples=10 if q else 300)
     rows += virtual_time(examples=5 if q else 100)
     rows += memory(examples=30 if q else 10_000)
