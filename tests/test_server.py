@@ -38,6 +38,8 @@ from chaoskit.scenarios import resolve_scenario
 from chaoskit.world.data import WorldRecipe, build_world
 from chaoskit.world.trace import FaultEvent, RequestEvent
 
+pytest_plugins = ["pytester"]
+
 KEY = {"Authorization": "Bearer sk_test_chaoskit"}
 REFUNDS = "payments: POST /v1/refunds"
 
@@ -224,6 +226,37 @@ def test_one_connection_serves_many_requests_and_chunked_bodies(setup) -> None:
             assert connection.sock is first  # kept alive, not reconnected
         connection.close()
     assert len(effects(world, "customer.created")) == 3
+
+
+def exchange(port: int, request: bytes) -> tuple[int, dict[str, str]]:
+    """Send raw bytes, read one answer: its status and JSON body."""
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        raw.sendall(request)
+        answer = http.client.HTTPResponse(raw)
+        answer.begin()
+        return answer.status, json.loads(answer.read())
+
+
+def test_broken_framing_is_answered_with_a_chaoskit_error_and_the_next_request_still_served(
+    setup,
+) -> None:
+    world, _ = setup
+    with world.serve() as server:
+        port = server.ports[0]
+        head = (
+            b"POST /v1/customers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sk_test_chaoskit\r\n"
+        )
+        status, body = exchange(port, head + b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n")
+        assert (status, body["error"]["message"]) == (
+            400,
+            "chaoskit: bad chunk size line b'ZZ\\r\\n'.",
+        )
+        status, body = exchange(port, head + b"Transfer-Encoding: gzip\r\n\r\n")
+        assert status == 501
+        assert "send the body with Content-Length or Transfer-Encoding: chunked" in str(body)
+        status, body = exchange(port, head + b"Content-Length: 6\r\n\r\nname=A")
+        assert (status, body["name"]) == (200, "A")
+    assert len(world.ledger("payments")) == 1
 
 
 def test_host_routing_serves_every_backend_on_one_port(setup) -> None:
@@ -444,9 +477,6 @@ def test_chaoskit_serve_of_an_unknown_scenario_says_which_exist() -> None:
     )
     assert done.returncode == 4
     assert "did you mean 'refund-timeout-after-commit'" in done.stderr.lower()
-
-
-pytest_plugins = ["pytester"]
 
 
 def test_the_chaos_fixture_serves_for_one_test_and_stops_after(pytester: pytest.Pytester) -> None:

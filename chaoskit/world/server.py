@@ -295,10 +295,16 @@ class _Server(HTTPServer):
         host, port = self.server_address[:2]
         self.server_name, self.server_port = str(host), int(port)
 
+    def server_activate(self) -> None:
+        super().server_activate()
+        # Accepted only when the selector says so; a client gone in between must not block.
+        self.socket.setblocking(False)
+
     def accept_one(self) -> None:
         try:
             sock, address = self.get_request()
-        except OSError:
+            sock.setblocking(True)
+        except OSError:  # BlockingIOError included: that client is gone
             return
         label = self.fake.name if self.fake is not None else "host"
         thread = threading.Thread(

@@ -127,12 +127,16 @@ class Connection(BaseHTTPRequestHandler):
             return
         endpoint = self.endpoint
         routed = endpoint.route(self.headers.get("host"), self.path)
-        request = httpx.Request(
-            self.command,
-            f"https://{routed.host}{routed.path}",
-            headers=[(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP],
-            content=body,
-        )
+        try:
+            request = httpx.Request(
+                self.command,
+                f"https://{routed.host}{routed.path}",
+                headers=[(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP],
+                content=body,
+            )
+        except (httpx.InvalidURL, ValueError) as error:  # a Host or target no URL can hold
+            self._refuse(HTTPStatus.BAD_REQUEST, f"chaoskit: bad request target: {error}.")
+            return
         try:
             response = endpoint.dispatch(request)
         except FaultSignal as signal:
@@ -254,10 +258,11 @@ class Connection(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _fault(self, signal: FaultSignal) -> None:
-        self.close_connection = True
         if signal.what == "timeout":
+            self.close_connection = True
             _hold(self.connection, self.endpoint.hold, self.endpoint.stopping)
         elif signal.what == "reset":
+            self.close_connection = True
             _reset(self.connection)
         else:
             message = self.endpoint.unrouted(self.headers.get("host"), self.path)
