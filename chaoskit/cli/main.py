@@ -49,7 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="explore scenarios against an agent")
     run.add_argument("--agent", required=True, help="the agent, as module:callable")
-    run.add_argument("scenarios", nargs="*", default=["scenarios"], help="files or folders")
+    run.add_argument(
+        "scenarios",
+        nargs="*",
+        help="files, folders or built-in scenario names (default: ./scenarios, else the built-ins)",
+    )
     _engine_options(run)
     ci.add_run_options(run)
     run.set_defaults(handler=_run)
@@ -67,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     merge.register(commands)
 
     scenarios = commands.add_parser("scenarios", help="list and validate scenario files")
-    scenarios.add_argument("paths", nargs="*", default=["scenarios"])
+    scenarios.add_argument(
+        "paths",
+        nargs="*",
+        help="files, folders or built-in scenario names (default: ./scenarios, else the built-ins)",
+    )
     scenarios.set_defaults(handler=_scenarios)
 
     matrix = commands.add_parser(
@@ -108,14 +116,17 @@ def _positive_seconds(text: str) -> float:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from chaoskit.cli.project import agent_search
     from chaoskit.core.loading import load_agent
 
-    agent = load_agent(args.agent)
-    scenarios, invalid = _load_scenarios(args.scenarios)
+    agent = load_agent(args.agent, search=agent_search())
+    paths = args.scenarios or _default_scenarios()
+    scenarios, invalid = _load_scenarios(paths)
     for _, message in invalid:
         print(message, file=sys.stderr)
     if not scenarios and not invalid:
-        raise UsageError(f"chaoskit: no scenario files (*.toml) under {', '.join(args.scenarios)}.")
+        where = ", ".join(map(str, paths))
+        raise UsageError(f"chaoskit: no scenario files (*.toml) under {where}.")
     jobs = [(s, agent, args.agent) for s in scenarios]
     jobs, invalid, shard = ci.select_shard(jobs, invalid, args.shard, args.agent)
     result = _explore_all(jobs, args, invalid, shard=shard)
@@ -123,21 +134,37 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-def _load_scenarios(paths: Sequence[str]) -> tuple[list[Any], list[tuple[str, str]]]:
-    """Every ``*.toml`` under ``paths``, loaded; and (file, message) for each one that is not."""
+def _default_scenarios() -> list[str | Path]:
+    """``./scenarios`` when there is one, else the built-in library; says which."""
+    from chaoskit.scenarios import builtin_scenarios
+
+    if Path("scenarios").is_dir():
+        print("chaoskit: scenarios from ./scenarios")
+        return ["scenarios"]
+    builtin = builtin_scenarios()
+    print(
+        f"chaoskit: no ./scenarios folder here; using the {len(builtin)} built-in scenarios "
+        "(pick one by name, e.g. refund-timeout-after-commit)"
+    )
+    return list(builtin)
+
+
+def _load_scenarios(paths: Sequence[str | Path]) -> tuple[list[Any], list[tuple[str, str]]]:
+    """Every ``*.toml`` under ``paths`` (and built-ins by name), loaded; and (input, message)
+    for each one that is not."""
     from chaoskit.core.errors import InvalidScenario
     from chaoskit.core.paths import shown_path
-    from chaoskit.scenarios import load_scenario
+    from chaoskit.scenarios import resolve_scenario
+    from chaoskit.scenarios.load import scenario_refs
 
     loaded: list[Any] = []
     invalid: list[tuple[str, str]] = []
-    for raw in paths:
-        path = Path(raw)
-        for file in sorted(path.rglob("*.toml")) if path.is_dir() else [path]:
-            try:
-                loaded.append(load_scenario(file))
-            except InvalidScenario as error:
-                invalid.append((shown_path(file), str(error)))
+    for ref in scenario_refs(paths):
+        try:
+            loaded.append(resolve_scenario(ref))
+        except InvalidScenario as error:
+            name = isinstance(ref, str) and Path(ref).suffix != ".toml" and not Path(ref).exists()
+            invalid.append((ref if name else shown_path(ref), str(error)))
     return loaded, invalid
 
 
@@ -234,6 +261,7 @@ def _progress() -> Any:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from chaoskit.cli.project import agent_search
     from chaoskit.core.loading import load_agent
     from chaoskit.engine import replay
     from chaoskit.report.html import load_results
@@ -251,7 +279,7 @@ def _replay(args: argparse.Namespace) -> int:
     target = failing[0]
     if target.source is None:
         raise UsageError(f"chaoskit: scenario {target.scenario!r} has no source file to replay.")
-    agent = load_agent(args.agent or target.agent)
+    agent = load_agent(args.agent or target.agent, search=agent_search())
     recorded = target.counterexample
     assert recorded is not None
     again = replay(load_scenario(target.source), agent, recorded)
@@ -307,7 +335,7 @@ def _report(args: argparse.Namespace) -> int:
 def _scenarios(args: argparse.Namespace) -> int:
     from chaoskit.scenarios import load_scenarios
 
-    scenarios, errors = load_scenarios(args.paths)
+    scenarios, errors = load_scenarios(args.paths or _default_scenarios())
     for scenario in scenarios:
         faults = ", ".join(rule.label for rule in scenario.faults) or "no faults"
         print(f"ok   {scenario.name}  ({scenario.source}): {faults}")

@@ -64,7 +64,8 @@ class Chaos:
                 "chaoskit: no agent: pass agent=..., use @pytest.mark.chaos(agent=...), "
                 "or --chaos-agent=module:callable."
             )
-        resolved = load_agent(agent) if isinstance(agent, str) else agent
+        search = self._config.stash[SETTINGS].search
+        resolved = load_agent(agent, search=search) if isinstance(agent, str) else agent
         name = agent if isinstance(agent, str) else _callable_name(agent)
         result = explore_scenario(
             self._config, loaded, resolved, name, examples or self._defaults.get("examples")

@@ -24,6 +24,7 @@ __all__ = [
     "RESULT_KEY",
     "SETTINGS",
     "Settings",
+    "agent_search",
     "explore_scenario",
     "invalid_property",
     "is_worker",
@@ -91,6 +92,7 @@ class Settings:
         database: bool = False,
         wall_seconds: float = DEFAULT_WALL_SECONDS,
         shard: Shard | None = None,
+        search: list[tuple[Path, str]] | None = None,
     ) -> None:
         self.agent_spec = agent_spec
         self.scenario_paths = scenario_paths
@@ -101,6 +103,8 @@ class Settings:
         self.database = database
         self.wall_seconds = wall_seconds
         self.shard = shard
+        #: Where an agent that is not installed is looked for (see :func:`agent_search`).
+        self.search = search
         self._agent: Agent | None = None
 
     @classmethod
@@ -124,6 +128,7 @@ class Settings:
             database=not fixed,
             wall_seconds=_seconds(get("chaos_wall_seconds"), "--chaos-wall-seconds"),
             shard=_shard(get("chaos_shard"), get("chaos_agent") or None),
+            search=agent_search(config),
         )
 
     def agent(self) -> Agent:
@@ -131,8 +136,23 @@ class Settings:
             from chaoskit.core.loading import load_agent
 
             assert self.agent_spec is not None
-            self._agent = load_agent(self.agent_spec)
+            self._agent = load_agent(self.agent_spec, search=self.search)
         return self._agent
+
+
+def agent_search(config: pytest.Config) -> list[tuple[Path, str]]:
+    """Where pytest itself would find the agent's package: the ``pythonpath`` ini entries (put
+    on ``sys.path`` before any plugin's ``pytest_configure``; listed again so the error names
+    them), the rootdir, then the directory pytest was started in."""
+    from chaoskit.core.loading import merged
+
+    inifile = config.inipath.name if config.inipath else "the ini options"
+    places = [(Path(p), f"pythonpath in {inifile}") for p in config.getini("pythonpath")]
+    places += [
+        (config.rootpath, "pytest's rootdir"),
+        (config.invocation_params.dir, "the current directory"),
+    ]
+    return merged(places)
 
 
 def _absolute(root: Path, path: str | Path) -> Path:
