@@ -19,6 +19,7 @@ __all__ = [
     "load_scenarios",
     "resolve_scenario",
     "scenario",
+    "scenario_refs",
 ]
 
 
@@ -47,10 +48,16 @@ def load_scenario(path: str | Path) -> Scenario:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
-        raise InvalidScenario(f"{where}: no such scenario file.") from None
+        raise InvalidScenario(f"{where}: no such scenario file.{_sibling(Path(path))}") from None
     except tomllib.TOMLDecodeError as error:
         raise InvalidScenario(f"{where}: not valid TOML: {error}. Fix the syntax.") from None
     return validate({**data, "source": where}, where=where)
+
+
+def _sibling(path: Path) -> str:
+    """A did-you-mean among the scenario files beside a missing one."""
+    names = [f.name for f in path.parent.glob("*.toml")] if path.parent.is_dir() else []
+    return did_you_mean(path.name, names, show=lambda name: repr(str(path.parent / name)))
 
 
 def builtin_scenarios() -> list[Path]:
@@ -84,20 +91,22 @@ def resolve_scenario(ref: str | Path) -> Scenario:
 
 
 def load_scenarios(paths: Iterable[str | Path]) -> tuple[list[Scenario], list[InvalidScenario]]:
-    """Load every ``*.toml`` under the given files and folders; one bad file stops no other."""
+    """Load every ``*.toml`` under the given folders, files and built-in names (see
+    :func:`resolve_scenario`); one bad file stops no other."""
     loaded: list[Scenario] = []
     errors: list[InvalidScenario] = []
-    for path in _scenario_files(paths):
+    for ref in scenario_refs(paths):
         try:
-            loaded.append(load_scenario(path))
+            loaded.append(resolve_scenario(ref))
         except InvalidScenario as error:
             errors.append(error)
     return loaded, errors
 
 
-def _scenario_files(paths: Iterable[str | Path]) -> list[Path]:
-    files: list[Path] = []
+def scenario_refs(paths: Iterable[str | Path]) -> list[str | Path]:
+    """Each folder's ``*.toml`` files, sorted; files and built-in names as they are."""
+    refs: list[str | Path] = []
     for raw in paths:
         path = Path(raw)
-        files.extend(sorted(path.rglob("*.toml")) if path.is_dir() else [path])
-    return files
+        refs.extend(sorted(path.rglob("*.toml")) if path.is_dir() else [raw])
+    return refs

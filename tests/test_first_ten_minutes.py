@@ -1,0 +1,129 @@
+"""A new user's first ten minutes: an agent of their own, not installed, found the way pytest
+finds code; built-in scenarios known by name; ``python -m chaoskit``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chaoskit.cli.main import main
+from chaoskit.scenarios import builtin_scenarios
+from tests.test_cli import HARDENED
+from tests.test_plugin import AGENTS, REFUND
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def layout(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A project with an ini file at its root, a scenario, no conftest (nothing on sys.path)."""
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "refund.toml").write_text(REFUND)
+    (pytester.path / "tests").mkdir()
+    return pytester
+
+
+def test_pytest_run_from_a_subfolder_imports_the_agent_from_the_rootdir(
+    layout: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout.makepyfile(myagent=AGENTS)
+    monkeypatch.chdir(layout.path / "tests")
+    result = layout.runpytest("--chaos-agent=myagent:hardened", "--chaos-examples=5", "--co")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["*<ScenarioItem refund-timeout-after-commit>"])
+
+
+def test_pytest_imports_the_agent_from_the_pythonpath_ini_option(layout: pytest.Pytester) -> None:
+    layout.makeini("[pytest]\npythonpath = src\n")
+    (layout.path / "src").mkdir()
+    (layout.path / "src" / "myagent.py").write_text(AGENTS)
+    result = layout.runpytest("--chaos-agent=myagent:hardened", "--chaos-examples=5", "--co")
+    assert result.ret == 0, result.stderr.str()
+
+
+def test_an_agent_found_nowhere_names_the_places_searched(layout: pytest.Pytester) -> None:
+    (layout.path / "src").mkdir()
+    (layout.path / "src" / "myagent.py").write_text(AGENTS)
+    result = layout.runpytest("--chaos-agent=myagent:hardened", "--co")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert (
+        f"no module named 'myagent': searched sys.path, then {layout.path} (pytest's "
+        f"rootdir, the current directory). It is in {layout.path / 'src'}: put that folder "
+        "on pytest's `pythonpath` (pytest.ini: `pythonpath = src` under [pytest]"
+    ) in result.stderr.str()
+
+
+def test_python_dash_m_chaoskit_is_the_chaoskit_command(tmp_path: Path) -> None:
+    ran = subprocess.run(
+        [sys.executable, "-m", "chaoskit", "scenarios", "refund-timeout-after-commit"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "ok   refund-timeout-after-commit" in ran.stdout
+    usage = subprocess.run(
+        [sys.executable, "-m", "chaoskit", "--help"], capture_output=True, text=True, check=False
+    )
+    assert usage.stdout.startswith("usage: chaoskit ")
+
+
+def test_scenarios_without_a_folder_lists_the_builtins_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    count = len(builtin_scenarios())
+    assert f"no ./scenarios folder here; using the {count} built-in scenarios" in out
+    assert "ok   refund-timeout-after-commit" in out
+    assert f"{count} valid, 0 invalid" in out
+
+
+def test_scenarios_with_a_folder_lists_the_folder_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "mine.toml").write_text(REFUND.replace("refund-timeout", "mine"))
+    assert main(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    assert "chaoskit: scenarios from ./scenarios" in out
+    assert "ok   mine-after-commit" in out and "1 valid, 0 invalid" in out
+
+
+def test_run_resolves_a_builtin_scenario_by_name_outside_a_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "--agent", HARDENED, "--examples", "5", "--seed", "1"]
+    assert main([*args, "refund-timeout-after-commit"]) == 0
+    assert "refund-timeout-after-commit [tests.test_engine:retries_with_one_key]" in (
+        capsys.readouterr().out
+    )
+    assert (tmp_path / "reports" / "chaoskit.json").exists()
+
+
+def test_a_name_that_is_neither_a_file_nor_a_builtin_gets_a_did_you_mean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "--agent", HARDENED, "--examples", "5", "--seed", "1"]
+    assert main([*args, "refund-timeout-after-comit"]) == 1
+    assert (
+        "no scenario file 'refund-timeout-after-comit' and no built-in scenario of that name. "
+        "Did you mean 'refund-timeout-after-commit'?"
+    ) in capsys.readouterr().err
+
+
+def test_a_missing_scenario_file_suggests_its_neighbour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "refund.toml").write_text(REFUND)
+    assert main(["scenarios", str(tmp_path / "refnd.toml")]) == 1
+    assert f"Did you mean '{tmp_path / 'refund.toml'}'?" in capsys.readouterr().out
