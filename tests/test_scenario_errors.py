@@ -112,3 +112,59 @@ def test_one_bad_file_never_stops_the_others(tmp_path: Path) -> None:
 def test_the_python_builder_gives_the_same_errors() -> None:
     with pytest.raises(InvalidScenario, match=r"scenario 'x', faults\[0\]: unknown fault kind"):
         scenario(name="x", task="hi", faults=[{"kind": "nope", "target": "payments: /v1/refunds"}])
+
+
+MISTYPED = [
+    # (what the file says, the table it is in, the misspelt field, the suggestion)
+    ("explore = true", "explor = true", "faults[0]: unknown field 'explor'", "explore"),
+    (
+        "[[invariants]]",
+        "[budget]\ntool_cals = 3\n\n[[invariants]]",
+        "'budget.tool_cals'",
+        "tool_calls",
+    ),
+    ("[[invariants]]", "[world]\ncustmers = 1\n\n[[invariants]]", "'world.custmers'", "customers"),
+    (
+        'kind = "timeout_after_commit"',
+        'kind = "server_error"\nstatuss = 503',
+        "faults[0]: unknown field 'statuss'",
+        "status",
+    ),
+    (
+        "[[invariants]]",
+        '[[sometimes]]\nname = "x"\nfaultt = "rate_limit"\n\n[[invariants]]',
+        "'sometimes[0].faultt'",
+        "fault",
+    ),
+    (
+        'name = "at_most_one_effect_per_intent"',
+        'name = "at_most_one_effect_per_intent"\nefect = "refund.created"',
+        "invariant 'at_most_one_effect_per_intent': no parameter 'efect'",
+        "effect",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "where", "suggestion"), MISTYPED)
+def test_a_mistyped_field_at_any_level_gets_the_field_and_a_did_you_mean(
+    tmp_path: Path, old: str, new: str, where: str, suggestion: str
+) -> None:
+    message = error_for(tmp_path, old, new)
+    assert where in message
+    assert f"Did you mean '{suggestion}'?" in message
+    assert "Extra inputs are not permitted" not in message
+
+
+def test_a_mistyped_field_deep_in_the_model_script_is_named_by_its_path() -> None:
+    turns = [{"tool_calls": [{"tool": "refund", "argumnts": {}}]}, {"reply": "done"}]
+    with pytest.raises(InvalidScenario) as info:
+        scenario(name="m", task="Refund {order.id}", model={"provider": "openai", "turns": turns})
+    assert str(info.value) == (
+        "scenario 'm': unknown field 'model.turns[0].tool_calls[0].argumnts'. "
+        "Did you mean 'arguments'? Allowed: tool, arguments."
+    )
+
+
+def test_a_correct_fault_field_is_not_taken_for_a_typo(tmp_path: Path) -> None:
+    text = GOOD.replace('kind = "timeout_after_commit"', 'kind = "server_error"\nstatus = 503')
+    assert load_scenario(write(tmp_path, text)).faults[0].fault.status == 503  # type: ignore[union-attr]

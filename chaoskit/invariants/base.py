@@ -222,7 +222,15 @@ def build_invariant(name: str, params: Mapping[str, Any], *, where: str) -> Inva
     try:
         return cls(cls.Params.model_validate(dict(params)))
     except ValidationError as error:
-        takes = ", ".join(cls.Params.model_fields) or "no parameters"
+        known = list(cls.Params.model_fields)
+        takes = ", ".join(known) or "no parameters"
+        for problem in error.errors():
+            if problem["type"] == "extra_forbidden":
+                wrong = ".".join(str(p) for p in problem["loc"])
+                raise InvalidScenario(
+                    f"{where}: bad parameters for invariant {name!r}: no parameter {wrong!r}."
+                    f"{did_you_mean(wrong, known)} It takes: {takes}."
+                ) from None
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in error.errors()
         )

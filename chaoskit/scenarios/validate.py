@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import string
+import types
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chaoskit.core.errors import InvalidFault, InvalidScenario, WorldError
 from chaoskit.core.names import did_you_mean
@@ -28,6 +29,17 @@ _REGISTER_HINT = (
     "chaoskit.fakes.register_backend(): in conftest.py, or in the module the agent comes from."
 )
 _SCHEDULE_KEYS = {"calls", "always", "window", "explore", "name", "target", "kind"}
+#: Each fault kind's model, for the fields a ``[[faults]]`` table of that kind may have.
+_FAULT_CLASSES: dict[str, type[BaseModel]] = {
+    cls.model_fields["kind"].default: cls for cls in get_args(get_args(Fault)[0])
+}
+_SCHEDULE_ORDER = ("kind", "target", "explore", "calls", "always", "window", "name")
+
+
+def _fault_fields(kind: str) -> list[str]:
+    """What a ``[[faults]]`` table of this kind may hold: the schedule, then the fault's own."""
+    own = [f for f in _FAULT_CLASSES[kind].model_fields if f not in _SCHEDULE_ORDER]
+    return [*_SCHEDULE_ORDER, *own]
 
 
 def validate(data: Mapping[str, Any], *, where: str) -> Scenario:
@@ -48,7 +60,7 @@ def validate(data: Mapping[str, Any], *, where: str) -> Scenario:
     try:
         built = Scenario.model_validate(data)
     except ValidationError as error:
-        raise InvalidScenario(_explain(error, where)) from None
+        raise InvalidScenario(_explain(error, where, Scenario)) from None
     _check_semantics(built, where)
     return built
 
@@ -78,7 +90,7 @@ def _lift_options(data: dict[str, Any], where: str) -> dict[str, dict[str, Any]]
         try:
             options[name] = model.model_validate(table).model_dump()
         except ValidationError as error:
-            raise InvalidScenario(_explain(error, f"{where}, [{name}]")) from None
+            raise InvalidScenario(_explain(error, f"{where}, [{name}]", model)) from None
     return options
 
 
@@ -128,6 +140,7 @@ def _fault_rule(spec: Any, *, where: str) -> FaultRule:
             f"{where}: field 'target' is missing; write e.g. "
             'target = "payments: POST /v1/refunds".'
         )
+    _check_keys(spec, _fault_fields(kind), where, section="")
     try:
         target = Target.parse(str(spec["target"]))
         fault = _FAULT.validate_python(
@@ -240,7 +253,12 @@ def _unknown(name: str, known: Iterable[str], what: str) -> str:
     return f"unknown {what} {name!r}.{hint} Known: {', '.join(names)}."
 
 
-def _explain(error: ValidationError, where: str) -> str:
+def _explain(error: ValidationError, where: str, model: type[BaseModel] | None = None) -> str:
+    """pydantic's errors in the scenario's words; an unknown field gets a did-you-mean, and
+    only unknown fields are shown when there are some (a typo explains the rest)."""
+    extra = [item for item in error.errors() if item["type"] == "extra_forbidden"]
+    if extra and model is not None:
+        return f"{where}: " + " Also: ".join(_unknown_field(item["loc"], model) for item in extra)
     problems = []
     for item in error.errors():
         loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
@@ -248,3 +266,47 @@ def _explain(error: ValidationError, where: str) -> str:
         shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
         problems.append(f"field {loc!r}: {item['msg']}{shown}")
     return f"{where}: " + "; ".join(problems) + "."
+
+
+def _unknown_field(loc: tuple[int | str, ...], model: type[BaseModel]) -> str:
+    *parent, key = loc
+    shown = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    names = _fields_at(model, parent)
+    hint = did_you_mean(str(key), names)
+    allowed = f" Allowed: {', '.join(names)}." if names else ""
+    return f"unknown field {shown!r}.{hint}{allowed}"
+
+
+def _fields_at(annotation: Any, loc: Sequence[int | str]) -> list[str]:
+    """The field names of the model found by following ``loc`` through type annotations."""
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    found = _model_in(annotation)
+    return list(found.model_fields) if found else []
+
+
+def _step(annotation: Any, part: int | str) -> Any:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        steps = (_step(arg, part) for arg in get_args(annotation))
+        return next((s for s in steps if s is not None), None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        return field.annotation if field else None
+    args = get_args(annotation)
+    if origin in (tuple, list) and isinstance(part, int) and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else ():
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
