@@ -497,6 +497,42 @@ def claims(examples: int, rounds: int) -> list[Row]:
     ]
 
 
+# -- what the plugin costs every pytest run ---------------------------------------------
+
+
+def startup(rounds: int) -> list[Row]:
+    """``pytest --co`` on a one-test suite with chaoskit's plugin and without (``-p no:chaoskit``),
+    interleaved, best of each: what the plugin costs every pytest run in the environment."""
+    import subprocess
+    import tempfile
+
+    def once(folder: str, *extra: str) -> float:
+        command = [sys.executable, "-m", "pytest", "--co", "-q", "-p", "no:cacheprovider", *extra]
+        start = time.perf_counter()
+        subprocess.run(command, cwd=folder, capture_output=True, check=True)
+        return time.perf_counter() - start
+
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "test_tiny.py").write_text("def test_one():\n    assert True\n")
+        Path(folder, "pytest.ini").write_text("[pytest]\n")
+        once(folder)  # warm the file cache
+        best = {"with": 1e9, "without": 1e9}
+        for _ in range(rounds):
+            best["with"] = min(best["with"], once(folder))
+            best["without"] = min(best["without"], once(folder, "-p", "no:chaoskit"))
+    ratio = best["with"] / best["without"]
+    return [
+        Row(
+            "pytest --co, 1 test: with plugin / without",
+            ratio,
+            "× (ratio)",
+            "≤ 1.10×",
+            ratio <= 1.10,
+            f"{best['with'] * 1000:.0f} ms vs {best['without'] * 1000:.0f} ms",
+        )
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
@@ -511,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += scaling([10, 100] if q else [10, 100, 1000], examples=3 if q else 30)
     rows += report(scenarios=2 if q else 50, examples=5 if q else 200)
     rows += claims(examples=5 if q else 100, rounds=1 if q else 3)
+    rows += startup(rounds=2 if q else 15)
     print(
         f"chaoskit benchmark on {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, {sys.platform}"

@@ -2,41 +2,46 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING
+
 from chaoskit._version import __version__
-from chaoskit.core.agent import Agent, Budget, Claim, Principal, Reply, Task
-from chaoskit.core.clock import VirtualClock
-from chaoskit.core.errors import (
-    ChaoskitError,
-    InvalidFault,
-    InvalidScenario,
-    InvariantViolation,
-    UsageError,
-    WorldError,
-)
-from chaoskit.engine import EngineSettings, explore, replay, run_scenarios
-from chaoskit.fakes.registry import default_backends
-from chaoskit.invariants import Invariant, RunView, invariant
-from chaoskit.report.html import load_results, render_html, write_report
-from chaoskit.results import Example, RunResult, ScenarioResult, Verdict
-from chaoskit.scenarios import Scenario, load_scenario, load_scenarios, scenario
-from chaoskit.world.faults import (
-    ConnectionReset,
-    Fault,
-    FaultRule,
-    Latency,
-    MalformedResponse,
-    PoisonedDocument,
-    RateLimit,
-    ServerError,
-    StaleRead,
-    Target,
-    TimeoutAfterCommit,
-    TimeoutBeforeCommit,
-)
-from chaoskit.world.injector import Call, Decider
-from chaoskit.world.server import Served
-from chaoskit.world.trace import Event, Trace
-from chaoskit.world.world import World
+
+if TYPE_CHECKING:
+    from chaoskit.core.agent import Agent, Budget, Claim, Principal, Reply, Task
+    from chaoskit.core.clock import VirtualClock
+    from chaoskit.core.errors import (
+        ChaoskitError,
+        InvalidFault,
+        InvalidScenario,
+        InvariantViolation,
+        UsageError,
+        WorldError,
+    )
+    from chaoskit.engine import EngineSettings, explore, replay, run_scenarios
+    from chaoskit.fakes.registry import default_backends
+    from chaoskit.invariants import Invariant, RunView, invariant
+    from chaoskit.report.html import load_results, render_html, write_report
+    from chaoskit.results import Example, RunResult, ScenarioResult, Verdict
+    from chaoskit.scenarios import Scenario, load_scenario, load_scenarios, scenario
+    from chaoskit.world.faults import (
+        ConnectionReset,
+        Fault,
+        FaultRule,
+        Latency,
+        MalformedResponse,
+        PoisonedDocument,
+        RateLimit,
+        ServerError,
+        StaleRead,
+        Target,
+        TimeoutAfterCommit,
+        TimeoutBeforeCommit,
+    )
+    from chaoskit.world.injector import Call, Decider
+    from chaoskit.world.server import Served
+    from chaoskit.world.trace import Event, Trace
+    from chaoskit.world.world import World
 
 __all__ = [
     "Agent",
@@ -91,3 +96,72 @@ __all__ = [
     "scenario",
     "write_report",
 ]
+
+
+#: Where each public name lives. The facade imports it on first use, so that importing a
+#: part of chaoskit (the pytest plugin in every pytest run) does not import all of it.
+_HOMES: dict[str, str] = {
+    "Agent": "chaoskit.core.agent",
+    "Budget": "chaoskit.core.agent",
+    "Call": "chaoskit.world.injector",
+    "ChaoskitError": "chaoskit.core.errors",
+    "Claim": "chaoskit.core.agent",
+    "ConnectionReset": "chaoskit.world.faults",
+    "Decider": "chaoskit.world.injector",
+    "EngineSettings": "chaoskit.engine",
+    "Event": "chaoskit.world.trace",
+    "Example": "chaoskit.results",
+    "Fault": "chaoskit.world.faults",
+    "FaultRule": "chaoskit.world.faults",
+    "InvalidFault": "chaoskit.core.errors",
+    "InvalidScenario": "chaoskit.core.errors",
+    "Invariant": "chaoskit.invariants",
+    "InvariantViolation": "chaoskit.core.errors",
+    "Latency": "chaoskit.world.faults",
+    "MalformedResponse": "chaoskit.world.faults",
+    "PoisonedDocument": "chaoskit.world.faults",
+    "Principal": "chaoskit.core.agent",
+    "RateLimit": "chaoskit.world.faults",
+    "Reply": "chaoskit.core.agent",
+    "RunResult": "chaoskit.results",
+    "RunView": "chaoskit.invariants",
+    "Scenario": "chaoskit.scenarios",
+    "Served": "chaoskit.world.server",
+    "ScenarioResult": "chaoskit.results",
+    "ServerError": "chaoskit.world.faults",
+    "StaleRead": "chaoskit.world.faults",
+    "Target": "chaoskit.world.faults",
+    "Task": "chaoskit.core.agent",
+    "TimeoutAfterCommit": "chaoskit.world.faults",
+    "TimeoutBeforeCommit": "chaoskit.world.faults",
+    "Trace": "chaoskit.world.trace",
+    "UsageError": "chaoskit.core.errors",
+    "Verdict": "chaoskit.results",
+    "VirtualClock": "chaoskit.core.clock",
+    "World": "chaoskit.world.world",
+    "WorldError": "chaoskit.core.errors",
+    "default_backends": "chaoskit.fakes.registry",
+    "explore": "chaoskit.engine",
+    "invariant": "chaoskit.invariants",
+    "load_results": "chaoskit.report.html",
+    "load_scenario": "chaoskit.scenarios",
+    "load_scenarios": "chaoskit.scenarios",
+    "render_html": "chaoskit.report.html",
+    "replay": "chaoskit.engine",
+    "run_scenarios": "chaoskit.engine",
+    "scenario": "chaoskit.scenarios",
+    "write_report": "chaoskit.report.html",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'chaoskit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

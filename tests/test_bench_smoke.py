@@ -26,3 +26,4 @@ def test_the_benchmark_runs_with_tiny_sizes_and_writes_every_measure(tmp_path: P
     assert any(n.startswith("memory growth") for n in names)
     assert any(n.startswith("report:") for n in names)
     assert any(n.startswith("claims classifier") for n in names)
+    assert any(n.startswith("pytest --co, 1 test: with plugin") for n in names)

@@ -3,6 +3,7 @@ finds code; built-in scenarios known by name; ``python -m chaoskit``."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,49 @@ def test_a_missing_scenario_file_suggests_its_neighbour(
     (tmp_path / "refund.toml").write_text(REFUND)
     assert main(["scenarios", str(tmp_path / "refnd.toml")]) == 1
     assert f"Did you mean '{tmp_path / 'refund.toml'}'?" in capsys.readouterr().out
+
+
+HEAVY = [
+    "chaoskit.engine",
+    "chaoskit.report",
+    "chaoskit.fakes",
+    "chaoskit.world",
+    "chaoskit.scenarios",
+    "hypothesis",
+    "jinja2",
+    "pydantic",
+    "respx",
+    "faker",
+    "httpx",
+]
+
+RECORD_MODULES = """
+import json, sys
+
+def pytest_collection_finish(session):
+    with open("modules.json", "w") as out:
+        json.dump(sorted(sys.modules), out)
+"""
+
+
+def _modules_after_collection(pytester: pytest.Pytester, *args: str) -> set[str]:
+    result = pytester.runpytest_subprocess("--co", "-q", "-p", "no:cacheprovider", *args)
+    assert result.ret == 0, result.stderr.str()
+    return set(json.loads((pytester.path / "modules.json").read_text()))
+
+
+def test_collecting_a_suite_with_no_chaos_test_imports_nothing_heavy(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(RECORD_MODULES)
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    with_plugin = _modules_after_collection(pytester)
+    without = _modules_after_collection(pytester, "-p", "no:chaoskit")
+    assert "chaoskit.plugin" in with_plugin and "chaoskit.plugin" not in without
+    # Other plugins of the environment (respx's, Faker's) may import their own package; the
+    # chaoskit plugin must add none of the heavy modules.
+    added = {m for m in with_plugin - without if m.partition(".")[0] != "chaoskit"}
+    assert not [m for m in added if any(m == h or m.startswith(h + ".") for h in HEAVY)], added
+    ours = {m for m in with_plugin if m.startswith("chaoskit")}
+    assert not [m for m in ours if any(m == h or m.startswith(h + ".") for h in HEAVY)], ours
+    assert "hypothesis.core" not in with_plugin

@@ -9,10 +9,13 @@ import pkgutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from chaoskit.core.agent import Agent
 from chaoskit.core.errors import UsageError
 from chaoskit.core.names import did_you_mean
+
+if TYPE_CHECKING:  # the plugin imports this module in every pytest run: keep it light
+    from chaoskit.core.agent import Agent
 
 __all__ = ["SearchPlace", "load_agent", "merged"]
 

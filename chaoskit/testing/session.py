@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from chaoskit.engine import RunRecorder
     from chaoskit.results import ScenarioResult
 
 from chaoskit.testing.settings import INVALID_KEY, RESULT_KEY, SETTINGS, is_worker
@@ -25,17 +26,9 @@ class ChaosSession:
     reports once; after Ctrl-C, the report is marked interrupted."""
 
     def __init__(self, config: pytest.Config) -> None:
-        from chaoskit.engine import RunRecorder
-
         self.config = config
         settings = config.stash[SETTINGS]
-        self.recorder = RunRecorder(
-            seed=settings.seed,
-            examples=settings.examples,
-            ordered=True,
-            database=settings.database,
-            shard=settings.shard,
-        )
+        self._recorder: RunRecorder | None = None
         self.report_error: str | None = None
         self._tests: dict[int, str] = {}  # id() of a recorded result -> its test's node id
         if settings.shard is not None:
@@ -45,15 +38,37 @@ class ChaosSession:
             config.pluginmanager.register(selection, "chaoskit-shard")
 
     @property
+    def recording(self) -> bool:
+        """Whether any result or invalid input arrived (nothing is imported until one does)."""
+        return self._recorder is not None and self._recorder.recorded
+
+    @property
+    def recorder(self) -> RunRecorder:
+        # The engine is imported only when a result arrives: a suite with no chaos test never
+        # pays for Hypothesis, the report or the fakes.
+        if self._recorder is None:
+            from chaoskit.engine import RunRecorder
+
+            settings = self.config.stash[SETTINGS]
+            self._recorder = RunRecorder(
+                seed=settings.seed,
+                examples=settings.examples,
+                ordered=True,
+                database=settings.database,
+                shard=settings.shard,
+            )
+        return self._recorder
+
+    @property
     def results(self) -> list[ScenarioResult]:
-        return self.recorder.results
+        return self.recorder.results if self._recorder is not None else []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # On the controller this sees its own items and every worker's reports.
         if report.failed and "crashed while running" in report.longreprtext:
             self.recorder.invalid(report.nodeid, _CRASHED)  # never a PASS page for a lost result
             return
-        if report.when != "call":
+        if report.when != "call" or not report.user_properties:
             return
         from chaoskit.results import ScenarioResult
 
@@ -72,7 +87,7 @@ class ChaosSession:
 
         stop = excinfo.value
         if isinstance(stop, RunInterrupted) or (
-            isinstance(stop, KeyboardInterrupt) and self.recorder.recorded
+            isinstance(stop, KeyboardInterrupt) and self.recording
         ):
             self.recorder.interrupt(stop)
 
@@ -80,15 +95,15 @@ class ChaosSession:
         # Also runs after Ctrl-C, so a partial report of what finished is still written.
         if is_worker(self.config):
             return
-        if exitstatus == pytest.ExitCode.INTERRUPTED and self.recorder.recorded:
-            self.recorder.interrupt()
-        if not self.recorder.recorded:
+        if not self.recording:
             return
+        if exitstatus == pytest.ExitCode.INTERRUPTED:
+            self.recorder.interrupt()
         settings = self.config.stash[SETTINGS]
         self.report_error = self.recorder.write(settings.report, settings.json)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.recorder.recorded or is_worker(self.config):
+        if not self.recording or is_worker(self.config):
             return
         from chaoskit.report.text import run_summary_lines, summary_lines
 
