@@ -164,7 +164,7 @@ def _load_scenarios(paths: Sequence[str | Path]) -> tuple[list[Any], list[tuple[
             loaded.append(resolve_scenario(ref))
         except InvalidScenario as error:
             name = isinstance(ref, str) and Path(ref).suffix != ".toml" and not Path(ref).exists()
-            invalid.append((ref if name else shown_path(ref), str(error)))
+            invalid.append((str(ref) if name else shown_path(ref), str(error)))
     return loaded, invalid
 
 

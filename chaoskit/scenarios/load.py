@@ -57,7 +57,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def _sibling(path: Path) -> str:
     """A did-you-mean among the scenario files beside a missing one."""
     names = [f.name for f in path.parent.glob("*.toml")] if path.parent.is_dir() else []
-    return did_you_mean(path.name, names, show=lambda name: repr(str(path.parent / name)))
+    return did_you_mean(path.name, names, show=lambda name: repr(shown_path(path.parent / name)))
 
 
 def builtin_scenarios() -> list[Path]:
