@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -199,6 +200,15 @@ def test_a_latency_fault_answers_and_moves_the_clock_by_its_virtual_seconds() ->
         assert refund(server.urls["payments"], charge).status_code == 200
     assert world.clock.monotonic() >= 4
     assert [e.fault for e in world.trace.events if isinstance(e, FaultEvent)] == ["latency"]
+
+
+def test_a_latency_longer_than_the_clients_timeout_times_it_out_after_the_commit() -> None:
+    world, charge = world_with(rule(Latency(seconds=600)))  # 30 real seconds at 0.05
+    # Stopping must end the answer's 30 s wait: close() raises when a thread outlives its
+    # join (10 s), so a wait that ignored it would fail here.
+    with world.serve() as server, pytest.raises(httpx.ReadTimeout):
+        refund(server.urls["payments"], charge, timeout=0.3)
+    assert len(effects(world, "refund.created")) == 1
 
 
 # -- HTTP/1.1 ------------------------------------------------------------------------------------
@@ -435,9 +445,10 @@ def test_a_servers_connection_threads_are_not_threads_the_agent_left(setup) -> N
 # -- the command and the fixture -----------------------------------------------------------------
 
 
-def test_chaoskit_serve_prints_urls_and_env_serves_and_prints_the_ledgers_on_sigint() -> None:
-    import signal
-
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_chaoskit_serve_prints_urls_and_env_serves_and_prints_the_ledgers_when_stopped(
+    stop: signal.Signals,
+) -> None:
     command = [sys.executable, "-m", "chaoskit", "serve", "refund-timeout-after-commit"]
     process = subprocess.Popen(
         [*command, "--pin", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -461,7 +472,7 @@ def test_chaoskit_serve_prints_urls_and_env_serves_and_prints_the_ledgers_on_sig
     with pytest.raises(httpx.ReadTimeout):
         refund(env["STRIPE_API_BASE"], charge, timeout=0.3)
     assert refund(env["STRIPE_API_BASE"], charge).status_code == 200
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     rest, errors = process.communicate(timeout=60)
     assert process.returncode == 0, errors
     assert "1 fault(s) fired" in rest
