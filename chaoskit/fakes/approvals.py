@@ -20,6 +20,7 @@ from chaoskit.core.models import FrozenModel
 from chaoskit.fakes.base import FakeRequest, route
 from chaoskit.fakes.jsonapi import (
     ApiError,
+    Fields,
     TokenAuthBackend,
     currency,
     json_body,
@@ -47,6 +48,20 @@ class ApprovalsOptions(FrozenModel):
 
 
 _DECISIONS: dict[str, str] = {"approve": "approved", "deny": "denied"}
+
+
+class _NewApproval(Fields):
+    action: str = Field(description="What needs approving, e.g. refund.")
+    amount: int = Field(gt=0, description="In the smallest currency unit (cents).")
+    currency: str = Field(description="Three-letter ISO code, e.g. usd.")
+    reason: str = Field(description="Why, in a sentence the reviewer reads.")
+    requested_by: str = Field(description="The user the action is for.")
+
+
+class _ApprovalFilter(Fields):
+    status: Literal["pending", "approved", "denied"] | None = Field(
+        None, description="Only requests in this status."
+    )
 
 
 @dataclass(slots=True)
@@ -122,6 +137,23 @@ class Approvals(TokenAuthBackend):
             super().reset()
             self._decisions.clear()
 
+    def sample(self) -> dict[str, str]:
+        """A token for ``usr_dana`` and one request filed (the reviewer approves at once)."""
+        self.add_token("tok_dana", "usr_dana")
+        filed = self.request(
+            "POST",
+            "/v1/approvals",
+            json={
+                "action": "refund",
+                "amount": 4200,
+                "currency": "usd",
+                "reason": "Parcel arrived damaged.",
+                "requested_by": "usr_dana",
+            },
+            headers={"Authorization": "Bearer tok_dana"},
+        )
+        return {"token": "tok_dana", "approval": filed.json()["id"]}
+
     def configure(self, *, reviewer: Reviewer, decision_after: float) -> None:
         """Script the reviewer: what it decides and how many virtual seconds it takes.
 
@@ -143,8 +175,20 @@ class Approvals(TokenAuthBackend):
     def apply_options(self, options: ApprovalsOptions) -> None:
         self.configure(reviewer=options.reviewer, decision_after=options.decision_after)
 
-    @route("POST", "/v1/approvals")
+    @route(
+        "POST",
+        "/v1/approvals",
+        body=_NewApproval,
+        example={
+            "action": "refund",
+            "amount": 25000,
+            "currency": "usd",
+            "reason": "Refund above the $100 threshold for a damaged order.",
+            "requested_by": "usr_dana",
+        },
+    )
     def request_approval(self, req: FakeRequest) -> httpx.Response:
+        """File a request for a human's approval; poll it until it is decided."""
         body = json_body(req)
         action, reason = require_str(body, "action"), require_str(body, "reason")
         amount, code = positive_int(body, "amount"), currency(body)
@@ -164,8 +208,9 @@ class Approvals(TokenAuthBackend):
         self.record(req, "approval.requested", approval.id, **fields)
         return self.respond(201, approval.to_json())
 
-    @route("GET", "/v1/approvals/{id}")
+    @route("GET", "/v1/approvals/{id}", example={"id": "{approval}"})
     def get_approval(self, req: FakeRequest) -> httpx.Response:
+        """Poll a request: ``pending`` until the reviewer decides (``approved``, ``denied``)."""
         approval = self.state.approvals.get(req.params["id"])
         if approval is None:
             raise ApiError(
@@ -177,8 +222,9 @@ class Approvals(TokenAuthBackend):
         self._maybe_decide(req, approval)
         return self.respond(200, approval.to_json())
 
-    @route("GET", "/v1/approvals")
+    @route("GET", "/v1/approvals", query=_ApprovalFilter, example={"status": "approved"})
     def list_approvals(self, req: FakeRequest) -> httpx.Response:
+        """List requests, oldest first, optionally by ``status``."""
         status = req.query.get("status")
         data = []
         for approval in self.state.approvals.values():

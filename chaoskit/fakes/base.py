@@ -15,15 +15,16 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 import httpx
 from pydantic import BaseModel, Field, JsonValue
 
+from chaoskit.core.errors import WorldError
 from chaoskit.core.models import FrozenModel
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Ledger",
     "LedgerEntry",
     "Route",
+    "param_names",
     "route",
 ]
 
@@ -120,11 +122,19 @@ class Ledger:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A route of a fake: method, path template (``/v1/refunds/{id}``) and handler name."""
+    """A route of a fake: method, path template (``/v1/refunds/{id}``) and handler name.
+
+    What :func:`route` declared rides along for the API reference and the handler: the
+    ``query`` and ``body`` models, the ``example`` and the handler's ``summary``.
+    """
 
     method: str
     template: str
     handler: str
+    query: type[BaseModel] | None = field(default=None, compare=False)
+    body: type[BaseModel] | None = field(default=None, compare=False)
+    example: Mapping[str, JsonValue] | None = field(default=None, compare=False)
+    summary: str = field(default="", compare=False)
 
     @property
     def regex(self) -> str:
@@ -135,6 +145,11 @@ class Route:
             out.append(f"(?P<{part}>[^/]+)" if i % 2 else re.escape(part))
         return "^" + "".join(out) + "$"
 
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        """The names of the template's ``{param}`` segments, in order."""
+        return tuple(_PARAM.findall(self.template))
+
     def __str__(self) -> str:
         return f"{self.method} {self.template}"
 
@@ -142,33 +157,103 @@ class Route:
 _F = TypeVar("_F", bound=Callable[..., httpx.Response])
 
 
-def route(method: str, template: str) -> Callable[[_F], _F]:
+def route(
+    method: str,
+    template: str,
+    *,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    example: Mapping[str, JsonValue] | None = None,
+) -> Callable[[_F], _F]:
     """Declare a method of a :class:`FakeBackend` subclass as the handler of a route.
+
+    ``query`` and ``body`` are pydantic models naming the parameters the route takes, declared
+    once: the API reference (``chaoskit fakes``, the OpenAPI description) documents them, and
+    the handler reads its parameters through them (``req.query``, ``jsonapi.json_body``): a
+    read of a parameter the model does not name is an error, and a model with
+    ``extra="forbid"`` refuses unknown parameters. ``example`` holds a request's path
+    parameters and fields, ``{name}`` standing for the values :meth:`FakeBackend.sample`
+    returns; the reference runs it against the fake to show a real answer. The first line of
+    the handler's docstring is the route's summary.
 
     >>> class Echo(FakeBackend):
     ...     name = "echo"
     ...     default_host = "echo.chaoskit.test"
-    ...     @route("GET", "/v1/things/{id}")
+    ...     @route("GET", "/v1/things/{id}", example={"id": "thing_1"})
     ...     def get_thing(self, req: FakeRequest) -> httpx.Response:
+    ...         '''Retrieve a thing by id.'''
     ...         return self.respond(200, {"id": req.params["id"]})
     """
 
     def mark(fn: _F) -> _F:
         fn._chaoskit_route = (method.upper(), template)  # type: ignore[attr-defined]
+        fn._chaoskit_declared = (query, body, example)  # type: ignore[attr-defined]
         return fn
 
     return mark
 
 
+def param_names(model: type[BaseModel]) -> frozenset[str]:
+    """The parameter names a query or body model declares (aliases where a field has one)."""
+    return frozenset(f.alias or name for name, f in model.model_fields.items())
+
+
+class Declared(dict[str, Any]):
+    """A request's parameters that know which names their route declares.
+
+    Reading an undeclared name is a bug in the fake (its declaration and its handler have
+    drifted apart), so it fails loudly instead of quietly reading nothing.
+    """
+
+    def __init__(self, values: Mapping[str, Any], names: Iterable[str], where: str) -> None:
+        super().__init__(values)
+        self.names = frozenset(names)
+        self.where = where
+
+    def _check(self, key: object) -> None:
+        if key not in self.names:
+            raise WorldError(
+                f"chaoskit: the handler of {self.where} reads parameter {key!r}, which its route "
+                f"does not declare (it declares: {', '.join(sorted(self.names)) or 'none'}). "
+                "Add the field to the route's query or body model."
+            )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._check(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self._check(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self._check(key)
+        return super().__contains__(key)
+
+
+def declared(values: Mapping[str, Any], model: type[BaseModel] | None, where: str) -> Any:
+    """``values`` guarded by ``model``'s names, or as a plain dict when nothing is declared."""
+    if model is None:
+        return dict(values)
+    return Declared(values, param_names(model), where)
+
+
 class FakeRequest:
     """What a handler receives: the request, its path parameters, id and acting principal."""
 
-    __slots__ = ("_form", "params", "principal", "raw", "request_id")
+    __slots__ = ("_form", "params", "principal", "raw", "request_id", "route")
 
-    def __init__(self, raw: httpx.Request, params: Mapping[str, str], request_id: str) -> None:
+    def __init__(
+        self,
+        raw: httpx.Request,
+        params: Mapping[str, str],
+        request_id: str,
+        route: Route | None = None,
+    ) -> None:
         self.raw = raw
         self.params = dict(params)
         self.request_id = request_id
+        self.route = route
         self.principal: str | None = None
         self._form: dict[str, str] | None = None
 
@@ -186,7 +271,9 @@ class FakeRequest:
 
     @property
     def query(self) -> dict[str, str]:
-        return dict(self.raw.url.params)
+        """The query parameters; only those the route's ``query`` model declares may be read."""
+        model = self.route.query if self.route is not None else None
+        return declared(self.raw.url.params, model, str(self.route))  # type: ignore[no-any-return]
 
     def form(self) -> dict[str, str]:
         """The form-encoded body (Stripe style, ``metadata[k]=v`` kept as flat keys)."""
@@ -229,6 +316,11 @@ class FakeBackend:
 
     name: ClassVar[str]
     default_host: ClassVar[str]
+    #: How request bodies are encoded: JSON, or form fields as Stripe takes them.
+    body_encoding: ClassVar[Literal["json", "form"]] = "json"
+    #: How an agent authenticates: ``bearer`` (``Authorization: Bearer``), ``basic`` (HTTP basic,
+    #: the key as username) or ``x-api-key`` (a header), in the order the reference shows them.
+    auth_schemes: ClassVar[tuple[str, ...]] = ("bearer",)
     #: How many past states a fake keeps for ``stale_read`` faults (only while asked to).
     history_depth: ClassVar[int] = 8
     #: The options a scenario may give this backend, as a pydantic model: a scenario's
@@ -263,6 +355,15 @@ class FakeBackend:
         A backend with keys of its own (an API key, a provider key) returns one of those.
         """
         return principal_token
+
+    def sample(self) -> dict[str, str]:
+        """Seed this fresh fake with a few records for the API reference's examples.
+
+        Returns the values the routes' ``example`` placeholders name (``{"charge": "ch_…"}``);
+        the key ``token`` is the acting principal's token. Default: nothing, so examples may
+        use only literal values.
+        """
+        return {}
 
     def apply_options(self, options: Any) -> None:
         """Take a scenario's options, an instance of :attr:`Options` (defaults when unset)."""
@@ -360,7 +461,7 @@ class FakeBackend:
             for attr, fn in vars(klass).items():
                 mark = getattr(fn, "_chaoskit_route", None)
                 if mark is not None:
-                    found[mark] = Route(mark[0], mark[1], attr)
+                    found[mark] = _declared_route(mark, attr, fn)
         # Literal segments before parameters, so `/v1/refunds/search` beats `/v1/refunds/{id}`.
         return tuple(sorted(found.values(), key=lambda r: r.template.count("{")))
 
@@ -380,7 +481,7 @@ class FakeBackend:
 
     def handle(self, raw: httpx.Request, route: Route, params: Mapping[str, str]) -> httpx.Response:
         """Run one request through authentication and its handler, under the lock."""
-        req = FakeRequest(raw, params, request_id=self.new_request_id())
+        req = FakeRequest(raw, params, request_id=self.new_request_id(), route=route)
         with self.lock:
             response = self.authenticate(req) or self.dispatch(req, route)
         response.headers["Request-Id"] = req.request_id
@@ -396,6 +497,16 @@ class FakeBackend:
         if found is None:
             return self.not_found(raw)
         return self.handle(raw, *found)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send ``method path`` to this fake without a world (``json=``, ``data=``,
+        ``params=``, ``headers=`` as in httpx); how :meth:`sample` makes records of its own.
+
+        >>> from chaoskit.fakes import Email
+        >>> Email().request("GET", "/v1/messages").json()
+        {'object': 'list', 'data': []}
+        """
+        return self.serve(httpx.Request(method, f"https://{self.host}{path}", **kwargs))
 
     @classmethod
     def match(cls, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -456,6 +567,13 @@ class FakeBackend:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} at {self.host}>"
+
+
+def _declared_route(mark: tuple[str, str], handler: str, fn: Any) -> Route:
+    query, body, example = getattr(fn, "_chaoskit_declared", (None, None, None))
+    doc = (fn.__doc__ or "").strip()
+    summary = doc.splitlines()[0].strip() if doc else ""
+    return Route(mark[0], mark[1], handler, query, body, example, summary)
 
 
 def _default_error_type(status: int) -> str:

@@ -11,31 +11,77 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 import httpx
+from pydantic import ConfigDict, Field
 
 from chaoskit.core.errors import WorldError
 from chaoskit.core.names import did_you_mean
 from chaoskit.fakes.base import FakeRequest, route
 from chaoskit.fakes.jsonapi import (
     ApiError,
+    Fields,
     JsonBackend,
     currency,
     json_body,
     one_of,
     optional_str,
     positive_int,
-    reject_unknown,
     require_str,
 )
 
 __all__ = ["CRM", "ORDER_STATUSES", "CRMState"]
 
+OrderStatus = Literal["pending", "paid", "shipped", "delivered", "cancelled", "refunded"]
 #: Every status an order can have. ``cancelled`` is reached only through the cancel route.
-ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded")
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
 _CANCELLABLE = frozenset({"pending", "paid"})
-_ORDER_PATCHABLE = ("status", "charge_id", "tracking_number")
+
+
+class _RoleFilter(Fields):
+    role: str | None = Field(None, description="Only contacts with this role (billing, owner…).")
+
+
+class _NewNote(Fields):
+    text: str = Field(description="The note; its author is the caller.")
+
+
+class _Search(Fields):
+    q: str = Field(description="Words that must all appear in a record (ids included).")
+
+
+class _OrderFilter(Fields):
+    account: str | None = Field(None, description="Only this account's orders.")
+    charge_id: str | None = Field(None, description="Only the order paid by this charge.")
+    status: OrderStatus | None = Field(None, description="Only orders in this status.")
+
+
+class _NewOrder(Fields):
+    model_config = ConfigDict(extra="forbid")
+
+    account: str = Field(description="The account the order is for (acct_…).")
+    amount: int = Field(gt=0, description="In the smallest currency unit (cents).")
+    currency: str = Field(description="Three-letter ISO code, e.g. usd.")
+    charge_id: str | None = Field(None, description="The payments charge that paid it.")
+    tracking_number: str | None = None
+
+
+class _OrderPatch(Fields):
+    model_config = ConfigDict(extra="forbid")
+
+    status: OrderStatus | None = Field(
+        None, description="Any status but cancelled (cancel with POST /v1/orders/{id}/cancel)."
+    )
+    charge_id: str | None = None
+    tracking_number: str | None = None
+
+
+class _Cancel(Fields):
+    reason: str | None = Field(None, description="Why, kept in the ledger.")
+
+
+_ORDER_PATCHABLE = tuple(_OrderPatch.model_fields)
 
 Scope = frozenset[str] | Literal["*"]
 
@@ -155,6 +201,17 @@ class CRM(JsonBackend):
 
     def new_state(self) -> CRMState:
         return CRMState()
+
+    def sample(self) -> dict[str, str]:
+        """Acme Corp with a billing contact, a note and a paid order; ``usr_dana`` sees it."""
+        acme = self.add_account(name="Acme Corp", domain="acme.test")
+        self.add_user("usr_dana", "tok_dana", accounts=[acme])
+        contact = self.add_contact(acme, name="Ada Park", email="ap@acme.test", role="billing")
+        self.add_note(acme, text="Ada prefers email over phone.", author="usr_dana")
+        order = self.add_order(
+            acme, charge_id=None, amount=4200, currency="usd", status="paid", tracking_number=None
+        )
+        return {"token": "tok_dana", "account": acme, "contact": contact, "order": order}
 
     # -- seeding (no ledger entries) -------------------------------------------------------------
 
@@ -318,16 +375,24 @@ class CRM(JsonBackend):
 
     # -- accounts, contacts, notes -----------------------------------------------------------
 
-    @route("GET", "/v1/accounts")
+    @route("GET", "/v1/accounts", example={})
     def list_accounts(self, req: FakeRequest) -> httpx.Response:
+        """List the accounts the caller may see."""
         return self._list(req, self.state.accounts.values())
 
-    @route("GET", "/v1/accounts/{id}")
+    @route("GET", "/v1/accounts/{id}", example={"id": "{account}"})
     def get_account(self, req: FakeRequest) -> httpx.Response:
+        """Retrieve an account (403 ``out_of_scope`` when the caller may not see it)."""
         return self.respond(200, self._account(req, req.params["id"]).to_json())
 
-    @route("GET", "/v1/accounts/{id}/contacts")
+    @route(
+        "GET",
+        "/v1/accounts/{id}/contacts",
+        query=_RoleFilter,
+        example={"id": "{account}", "role": "billing"},
+    )
     def list_contacts(self, req: FakeRequest) -> httpx.Response:
+        """List an account's contacts, optionally those with one ``role``."""
         account = self._account(req, req.params["id"])
         role = req.query.get("role")
         return self._list(
@@ -339,21 +404,29 @@ class CRM(JsonBackend):
             ),
         )
 
-    @route("GET", "/v1/contacts/{id}")
+    @route("GET", "/v1/contacts/{id}", example={"id": "{contact}"})
     def get_contact(self, req: FakeRequest) -> httpx.Response:
+        """Retrieve a contact."""
         contact = self.state.contacts.get(req.params["id"])
         if contact is None:
             raise _missing("contact", req.params["id"], "id")
         self._guard(req, contact)
         return self.respond(200, contact.to_json())
 
-    @route("GET", "/v1/accounts/{id}/notes")
+    @route("GET", "/v1/accounts/{id}/notes", example={"id": "{account}"})
     def list_notes(self, req: FakeRequest) -> httpx.Response:
+        """List an account's notes (free text: where an injected instruction may hide)."""
         account = self._account(req, req.params["id"])
         return self._list(req, (n for n in self.state.notes.values() if n.account == account.id))
 
-    @route("POST", "/v1/accounts/{id}/notes")
+    @route(
+        "POST",
+        "/v1/accounts/{id}/notes",
+        body=_NewNote,
+        example={"id": "{account}", "text": "Refunded the damaged order; customer informed."},
+    )
     def create_note(self, req: FakeRequest) -> httpx.Response:
+        """Add a note to an account, authored by the caller."""
         account = self._account(req, req.params["id"])
         text = require_str(json_body(req), "text")
         # The author is whoever is authenticated, never a claim in the body.
@@ -363,8 +436,9 @@ class CRM(JsonBackend):
         self.record(req, "note.created", note.id, account=account.id, text=text, author=author)
         return self.respond(201, note.to_json())
 
-    @route("GET", "/v1/search")
+    @route("GET", "/v1/search", query=_Search, example={"q": "acme"})
     def search(self, req: FakeRequest) -> httpx.Response:
+        """Search every record the caller may see; others are left out, not refused."""
         terms = req.query.get("q", "").casefold().split()
         if not terms:
             raise ApiError(
@@ -378,8 +452,9 @@ class CRM(JsonBackend):
 
     # -- orders ------------------------------------------------------------------------------
 
-    @route("GET", "/v1/orders")
+    @route("GET", "/v1/orders", query=_OrderFilter, example={"account": "{account}"})
     def list_orders(self, req: FakeRequest) -> httpx.Response:
+        """List orders by ``account``, ``charge_id`` or ``status``."""
         query = req.query
         account = query.get("account")
         if account is not None:
@@ -395,14 +470,20 @@ class CRM(JsonBackend):
             ),
         )
 
-    @route("GET", "/v1/orders/{id}")
+    @route("GET", "/v1/orders/{id}", example={"id": "{order}"})
     def get_order(self, req: FakeRequest) -> httpx.Response:
+        """Retrieve an order."""
         return self.respond(200, self._order(req, req.params["id"]).to_json())
 
-    @route("POST", "/v1/orders")
+    @route(
+        "POST",
+        "/v1/orders",
+        body=_NewOrder,
+        example={"account": "{account}", "amount": 1999, "currency": "usd"},
+    )
     def create_order(self, req: FakeRequest) -> httpx.Response:
+        """Create a pending order for an account."""
         body = json_body(req)
-        reject_unknown(body, ("account", "amount", "currency", "charge_id", "tracking_number"))
         account = self._account(req, require_str(body, "account"), param="account")
         charge_id = optional_str(body, "charge_id")
         amount, code = positive_int(body, "amount"), currency(body)
@@ -422,8 +503,14 @@ class CRM(JsonBackend):
         self.record(req, "order.created", order.id, **_order_fields(order))
         return self.respond(201, order.to_json())
 
-    @route("PATCH", "/v1/orders/{id}")
+    @route(
+        "PATCH",
+        "/v1/orders/{id}",
+        body=_OrderPatch,
+        example={"id": "{order}", "status": "shipped", "tracking_number": "1Z999AA10123456784"},
+    )
     def update_order(self, req: FakeRequest) -> httpx.Response:
+        """Change an order's status, charge or tracking number."""
         order = self._order(req, req.params["id"])
         changes = _order_changes(json_body(req))
         if order.status == "cancelled":
@@ -441,8 +528,14 @@ class CRM(JsonBackend):
         )
         return self.respond(200, order.to_json())
 
-    @route("POST", "/v1/orders/{id}/cancel")
+    @route(
+        "POST",
+        "/v1/orders/{id}/cancel",
+        body=_Cancel,
+        example={"id": "{order}", "reason": "Customer changed their mind."},
+    )
     def cancel_order(self, req: FakeRequest) -> httpx.Response:
+        """Cancel a pending or paid order."""
         order = self._order(req, req.params["id"])
         reason = optional_str(json_body(req, required=False), "reason")
         if order.status not in _CANCELLABLE:
@@ -468,8 +561,7 @@ class CRM(JsonBackend):
 
 
 def _order_changes(body: dict[str, Any]) -> dict[str, str | None]:
-    """The validated fields of an order PATCH; cancelling has its own route."""
-    reject_unknown(body, _ORDER_PATCHABLE)
+    """The validated fields of an order PATCH (unknown fields are already refused)."""
     if not body:
         raise ApiError(
             400,

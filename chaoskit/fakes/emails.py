@@ -12,10 +12,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import Field
 
 from chaoskit.core.errors import WorldError
 from chaoskit.fakes.base import FakeRequest, route
-from chaoskit.fakes.jsonapi import ApiError, TokenAuthBackend, json_body, optional_str, require_str
+from chaoskit.fakes.jsonapi import (
+    ApiError,
+    Fields,
+    TokenAuthBackend,
+    json_body,
+    optional_str,
+    require_str,
+)
 
 __all__ = ["Email", "EmailState"]
 
@@ -45,6 +53,20 @@ class EmailState:
     directory: dict[str, str] = field(default_factory=dict)
 
 
+class _NewMessage(Fields):
+    to: str | None = Field(None, description="An email address; or give contact_id instead.")
+    contact_id: str | None = Field(
+        None, description="A CRM contact id (cont_…), sent to the contact's address."
+    )
+    subject: str = Field(description="The subject line.")
+    body: str | None = Field(None, description="The text; required unless a template is given.")
+    template: str | None = Field(None, description="A template name, standing in for the body.")
+
+
+class _MessageFilter(Fields):
+    to: str | None = Field(None, description="Only messages to this address.")
+
+
 class Email(TokenAuthBackend):
     """The fake email service (``mail.chaoskit.test``).
 
@@ -65,6 +87,18 @@ class Email(TokenAuthBackend):
     def new_state(self) -> EmailState:
         return EmailState()
 
+    def sample(self) -> dict[str, str]:
+        """A token for ``usr_dana``, a contact in the directory and one message sent."""
+        self.add_token("tok_dana", "usr_dana")
+        self.add_recipient("cont_ap", email="ap@acme.test")
+        sent = self.request(
+            "POST",
+            "/v1/messages",
+            json={"to": "ap@acme.test", "subject": "Invoice", "body": "Your invoice is attached."},
+            headers={"Authorization": "Bearer tok_dana"},
+        )
+        return {"token": "tok_dana", "contact": "cont_ap", "message": sent.json()["id"]}
+
     def add_recipient(self, contact_id: str, *, email: str) -> None:
         """Let ``contact_id`` (a CRM contact id) be used in place of an address."""
         if not _is_address(email):
@@ -72,8 +106,18 @@ class Email(TokenAuthBackend):
         with self.lock:
             self.state.directory[contact_id] = email
 
-    @route("POST", "/v1/messages")
+    @route(
+        "POST",
+        "/v1/messages",
+        body=_NewMessage,
+        example={
+            "contact_id": "{contact}",
+            "subject": "Your refund",
+            "body": "We refunded $42.00 to your card.",
+        },
+    )
     def send(self, req: FakeRequest) -> httpx.Response:
+        """Send a message to an address (``to``) or a CRM contact (``contact_id``)."""
         body = json_body(req)
         contact_id = optional_str(body, "contact_id")
         to = self._recipient(optional_str(body, "to"), contact_id)
@@ -131,14 +175,16 @@ class Email(TokenAuthBackend):
             )
         return address
 
-    @route("GET", "/v1/messages")
+    @route("GET", "/v1/messages", query=_MessageFilter, example={"to": "ap@acme.test"})
     def list_messages(self, req: FakeRequest) -> httpx.Response:
+        """List sent messages, oldest first, optionally those ``to`` one address."""
         to = req.query.get("to")
         data = [m.to_json() for m in self.state.messages.values() if to in (None, m.to)]
         return self.respond(200, {"object": "list", "data": data})
 
-    @route("GET", "/v1/messages/{id}")
+    @route("GET", "/v1/messages/{id}", example={"id": "{message}"})
     def get_message(self, req: FakeRequest) -> httpx.Response:
+        """Retrieve a sent message by id."""
         message = self.state.messages.get(req.params["id"])
         if message is None:
             raise ApiError(

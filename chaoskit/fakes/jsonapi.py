@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
-from chaoskit.fakes.base import FakeBackend, FakeRequest, Route
+from chaoskit.fakes.base import FakeBackend, FakeRequest, Route, declared, param_names
 
 __all__ = [
     "ApiError",
+    "Fields",
     "JsonBackend",
     "TokenAuthBackend",
     "currency",
@@ -48,6 +50,13 @@ class ApiError(Exception):
         self.code = code
         self.param = param
         self.type = type
+
+
+class Fields(BaseModel):
+    """Base of the JSON fakes' query and body models: unknown fields are ignored, as those
+    services do, unless a model sets ``extra="forbid"``."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class JsonBackend(FakeBackend):
@@ -103,16 +112,23 @@ class TokenAuthBackend(JsonBackend):
 
 
 def json_body(req: FakeRequest, *, required: bool = True) -> dict[str, Any]:
-    """The request's JSON object body; an empty body is ``{}`` unless one is ``required``."""
+    """The request's JSON object body; an empty body is ``{}`` unless one is ``required``.
+
+    When the route declares a ``body`` model, the handler may read only the fields it names,
+    and a model with ``extra="forbid"`` refuses any other field (``parameter_unknown``).
+    """
     try:
         body = req.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"Invalid JSON body: {exc}.", code="invalid_json") from None
     if body is None and not required:
-        return {}
+        body = {}
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
-    return body
+    model = req.route.body if req.route is not None else None
+    if model is not None and model.model_config.get("extra") == "forbid":
+        reject_unknown(body, param_names(model))
+    return declared(body, model, str(req.route))  # type: ignore[no-any-return]
 
 
 def require_str(body: dict[str, Any], key: str) -> str:

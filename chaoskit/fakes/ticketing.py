@@ -8,13 +8,15 @@ is ignored, so a retried create is a second ticket. A careful client tags its ti
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import httpx
+from pydantic import Field
 
 from chaoskit.fakes.base import FakeRequest, route
 from chaoskit.fakes.jsonapi import (
     ApiError,
+    Fields,
     TokenAuthBackend,
     json_body,
     one_of,
@@ -24,8 +26,38 @@ from chaoskit.fakes.jsonapi import (
 
 __all__ = ["PRIORITIES", "STATUSES", "Ticketing", "TicketingState"]
 
-STATUSES = ("new", "open", "pending", "solved", "closed")
-PRIORITIES = ("low", "normal", "high", "urgent")
+Status = Literal["new", "open", "pending", "solved", "closed"]
+Priority = Literal["low", "normal", "high", "urgent"]
+STATUSES: tuple[str, ...] = get_args(Status)
+PRIORITIES: tuple[str, ...] = get_args(Priority)
+
+
+class _NewTicket(Fields):
+    subject: str = Field(description="One line: what the ticket is about.")
+    body: str = Field(description="The ticket's first message.")
+    requester: str = Field(description="Who asked: an email address or a user id.")
+    priority: Priority = "normal"
+    external_id: str | None = Field(
+        None,
+        description="Your own id for the ticket. Nothing here dedupes a retried create: look "
+        "for it with GET /v1/tickets?external_id=… before creating another.",
+    )
+
+
+class _TicketFilter(Fields):
+    external_id: str | None = Field(None, description="Only tickets with this external_id.")
+    requester: str | None = Field(None, description="Only tickets of this requester.")
+    status: Status | None = Field(None, description="Only tickets in this status.")
+
+
+class _StatusChange(Fields):
+    status: Status = Field(description="The new status; a closed ticket cannot change.")
+
+
+class _NewComment(Fields):
+    body: str = Field(description="The comment's text.")
+    public: bool = Field(True, description="Whether the requester sees it.")
+    author: str | None = Field(None, description="Default: the caller's principal.")
 
 
 @dataclass(slots=True)
@@ -83,6 +115,22 @@ class Ticketing(TokenAuthBackend):
     def new_state(self) -> TicketingState:
         return TicketingState()
 
+    def sample(self) -> dict[str, str]:
+        """A token for ``usr_dana`` and one ticket she filed."""
+        self.add_token("tok_dana", "usr_dana")
+        ticket = self.request(
+            "POST",
+            "/v1/tickets",
+            json={
+                "subject": "Double charge on order 1042",
+                "body": "I was charged twice for the same order.",
+                "requester": "ap@acme.test",
+                "external_id": "refund-ord-1042",
+            },
+            headers={"Authorization": "Bearer tok_dana"},
+        )
+        return {"token": "tok_dana", "ticket": ticket.json()["id"]}
+
     def _ticket(self, ticket_id: str) -> _Ticket:
         ticket = self.state.tickets.get(ticket_id)
         if ticket is None:
@@ -91,8 +139,20 @@ class Ticketing(TokenAuthBackend):
             )
         return ticket
 
-    @route("POST", "/v1/tickets")
+    @route(
+        "POST",
+        "/v1/tickets",
+        body=_NewTicket,
+        example={
+            "subject": "Refund for a damaged order",
+            "body": "The parcel arrived damaged; please refund it.",
+            "requester": "ap@acme.test",
+            "priority": "high",
+            "external_id": "refund-ord-2077",
+        },
+    )
     def create_ticket(self, req: FakeRequest) -> httpx.Response:
+        """Open a ticket; a retried create is a second ticket (no idempotency)."""
         # No idempotency on purpose: `Idempotency-Key` is never read, a retry is a new ticket.
         body = json_body(req)
         subject, text = require_str(body, "subject"), require_str(body, "body")
@@ -116,8 +176,9 @@ class Ticketing(TokenAuthBackend):
         self.record(req, "ticket.created", ticket.id, **fields)
         return self.respond(201, ticket.to_json())
 
-    @route("GET", "/v1/tickets")
+    @route("GET", "/v1/tickets", query=_TicketFilter, example={"external_id": "refund-ord-1042"})
     def list_tickets(self, req: FakeRequest) -> httpx.Response:
+        """List tickets, oldest first, by ``external_id``, ``requester`` or ``status``."""
         query = req.query
         data = [
             t.to_json()
@@ -128,12 +189,19 @@ class Ticketing(TokenAuthBackend):
         ]
         return self.respond(200, {"object": "list", "data": data})
 
-    @route("GET", "/v1/tickets/{id}")
+    @route("GET", "/v1/tickets/{id}", example={"id": "{ticket}"})
     def get_ticket(self, req: FakeRequest) -> httpx.Response:
+        """Retrieve a ticket by id."""
         return self.respond(200, self._ticket(req.params["id"]).to_json())
 
-    @route("PATCH", "/v1/tickets/{id}")
+    @route(
+        "PATCH",
+        "/v1/tickets/{id}",
+        body=_StatusChange,
+        example={"id": "{ticket}", "status": "solved"},
+    )
     def update_ticket(self, req: FakeRequest) -> httpx.Response:
+        """Change a ticket's status; the same status again changes nothing."""
         ticket = self._ticket(req.params["id"])
         status = one_of(json_body(req), "status", STATUSES)
         if ticket.status == "closed":
@@ -148,8 +216,14 @@ class Ticketing(TokenAuthBackend):
             )
         return self.respond(200, ticket.to_json())
 
-    @route("POST", "/v1/tickets/{id}/comments")
+    @route(
+        "POST",
+        "/v1/tickets/{id}/comments",
+        body=_NewComment,
+        example={"id": "{ticket}", "body": "Refund issued: re_…, 5-10 business days."},
+    )
     def create_comment(self, req: FakeRequest) -> httpx.Response:
+        """Comment on a ticket (no idempotency: a retry is a second comment)."""
         ticket = self._ticket(req.params["id"])
         body = json_body(req)
         public = body.get("public", True)
@@ -170,8 +244,9 @@ class Ticketing(TokenAuthBackend):
         )
         return self.respond(201, comment.to_json())
 
-    @route("GET", "/v1/tickets/{id}/comments")
+    @route("GET", "/v1/tickets/{id}/comments", example={"id": "{ticket}"})
     def list_comments(self, req: FakeRequest) -> httpx.Response:
+        """List a ticket's comments, oldest first."""
         ticket = self._ticket(req.params["id"])
         data = [c.to_json() for c in self.state.comments.values() if c.ticket == ticket.id]
         return self.respond(200, {"object": "list", "data": data})

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field, JsonValue
 
 from chaoskit.fakes.base import FakeRequest, route
-from chaoskit.fakes.jsonapi import ApiError
+from chaoskit.fakes.jsonapi import ApiError, Fields
 from chaoskit.fakes.model.script import _Call, _Incoming, _Plan
 from chaoskit.fakes.model.scripted import (
     ScriptedModel,
@@ -20,6 +21,35 @@ from chaoskit.fakes.model.scripted import (
 )
 
 __all__ = ["AnthropicModel"]
+
+
+class _MessagesRequest(Fields):
+    """Anthropic's messages body; other fields (temperature…) are accepted and ignored."""
+
+    model: str = Field(description="Any model name; its price sets the run's USD.")
+    max_tokens: int = Field(description="Required; the fake does not cut replies to it.")
+    messages: list[dict[str, Any]] = Field(
+        min_length=1, description="The conversation: user and assistant messages."
+    )
+    system: str | list[dict[str, Any]] | None = Field(None, description="The system prompt.")
+    tools: list[dict[str, Any]] | None = Field(
+        None, description='Tools: {"name", "description", "input_schema"}.'
+    )
+    stream: bool | None = Field(None, description="Refused: the fake does not stream.")
+
+
+_EXAMPLE: dict[str, JsonValue] = {
+    "model": "claude-sonnet-4-6",
+    "max_tokens": 1024,
+    "system": "You are a support agent.",
+    "messages": [{"role": "user", "content": "Please refund order 1042."}],
+    "tools": [
+        {
+            "name": "refund",
+            "input_schema": {"type": "object", "properties": {"charge": {"type": "string"}}},
+        }
+    ],
+}
 
 
 class AnthropicModel(ScriptedModel):
@@ -46,11 +76,13 @@ class AnthropicModel(ScriptedModel):
         "ANTHROPIC_BASE_URL": "{url}",
         "ANTHROPIC_API_KEY": "{credential}",
     }
+    auth_schemes = ("x-api-key",)
     api_key = "sk-ant-chaoskit-test"
     provider = "anthropic"
 
-    @route("POST", "/v1/messages")
+    @route("POST", "/v1/messages", body=_MessagesRequest, example=_EXAMPLE)
     def messages(self, req: FakeRequest) -> httpx.Response:
+        """Play the script's next turn as a message (``tool_use`` blocks or text)."""
         return self.chat(req)
 
     def error(

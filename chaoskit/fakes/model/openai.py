@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
+from pydantic import Field, JsonValue
 
 from chaoskit.fakes.base import FakeRequest, route
+from chaoskit.fakes.jsonapi import Fields
 from chaoskit.fakes.model.script import _Call, _Incoming, _Plan
 from chaoskit.fakes.model.scripted import (
     ScriptedModel,
@@ -20,6 +22,40 @@ from chaoskit.fakes.model.scripted import (
 )
 
 __all__ = ["OpenAIModel"]
+
+
+class _ChatRequest(Fields):
+    """OpenAI's chat-completions body; other fields (temperature…) are accepted and ignored."""
+
+    model: str = Field(description="Any model name; its price sets the run's USD (gpt-4o…).")
+    messages: list[dict[str, Any]] = Field(
+        min_length=1, description="The conversation: system, user, assistant and tool messages."
+    )
+    tools: list[dict[str, Any]] | None = Field(
+        None, description='Function tools: {"type": "function", "function": {"name", …}}.'
+    )
+    stream: bool | None = Field(None, description="true: server-sent chunks, then [DONE].")
+    stream_options: dict[str, Any] | None = Field(
+        None, description='{"include_usage": true} adds a final chunk with usage.'
+    )
+
+
+_EXAMPLE: dict[str, JsonValue] = {
+    "model": "gpt-4o",
+    "messages": [
+        {"role": "system", "content": "You are a support agent."},
+        {"role": "user", "content": "Please refund order 1042."},
+    ],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "refund",
+                "parameters": {"type": "object", "properties": {"charge": {"type": "string"}}},
+            },
+        }
+    ],
+}
 
 
 class OpenAIModel(ScriptedModel):
@@ -46,8 +82,9 @@ class OpenAIModel(ScriptedModel):
     api_key = "sk-chaoskit-test"
     provider = "openai"
 
-    @route("POST", "/v1/chat/completions")
+    @route("POST", "/v1/chat/completions", body=_ChatRequest, example=_EXAMPLE)
     def completions(self, req: FakeRequest) -> httpx.Response:
+        """Play the script's next turn as a chat completion (tool calls or a reply)."""
         return self.chat(req)
 
     def error(

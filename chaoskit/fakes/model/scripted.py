@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.errors import InvalidScenario
-from chaoskit.fakes.base import FakeRequest
+from chaoskit.fakes.base import FakeRequest, declared
 from chaoskit.fakes.jsonapi import ApiError, JsonBackend
 from chaoskit.fakes.model.misbehaviours import MISBEHAVIOURS, _misbehave
 from chaoskit.fakes.model.script import (
@@ -71,7 +71,8 @@ def estimate_tokens(text: str) -> int:
 
 
 def _prompt_tokens(body: Mapping[str, Any]) -> int:
-    prompt = {k: body[k] for k in ("system", "messages", "tools") if k in body}
+    # Over the items: a provider's body has no `system` field to ask for (OpenAI's).
+    prompt = {k: v for k, v in body.items() if k in ("system", "messages", "tools")}
     return estimate_tokens(json.dumps(prompt, sort_keys=True, separators=(",", ":")))
 
 
@@ -113,6 +114,19 @@ class ScriptedModel(JsonBackend):
     def credential(self, principal_token: str) -> str:
         """A provider key: the user's token never goes to a model host."""
         return self.api_key
+
+    def sample(self) -> dict[str, str]:
+        """A script that first calls a ``refund`` tool, then replies."""
+        self.install(
+            ModelScript(
+                name="sample",
+                turns=[
+                    {"tool_calls": [{"tool": "refund", "arguments": {"charge": "ch_1042"}}]},
+                    {"reply": "Refunded $42.00 on charge ch_1042."},
+                ],
+            )
+        )
+        return {}
 
     # -- public surface --------------------------------------------------------------------------
 
@@ -299,7 +313,7 @@ def _json_object(req: FakeRequest) -> dict[str, Any]:
         body = None
     if not isinstance(body, dict):
         raise ApiError(400, "We could not parse the JSON body of your request.")
-    return body
+    return declared(body, req.route.body if req.route else None, str(req.route))  # type: ignore[no-any-return]
 
 
 def _require(body: Mapping[str, Any], key: str, kind: type, what: str) -> Any:

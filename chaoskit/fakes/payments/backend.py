@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, get_args
 
 import httpx
 from pydantic import JsonValue
@@ -24,21 +24,24 @@ from chaoskit.fakes.payments.objects import (
     _money,
     _StripeObjects,
 )
+from chaoskit.fakes.payments.params import (
+    ChargeFilter,
+    Confirm,
+    CustomerFilter,
+    Expand,
+    NewCharge,
+    NewCustomer,
+    NewPaymentIntent,
+    NewRefund,
+    PaymentIntentFilter,
+    RefundFilter,
+    RefundReason,
+)
 from chaoskit.fakes.payments.wire import _Invalid, _key, _Object, _Params, _Refused
 
 __all__ = ["Payments"]
 
-_REFUND_REASONS: Final = ("duplicate", "fraudulent", "requested_by_customer")
-# The parameters each endpoint accepts; any other is Stripe's `parameter_unknown`.
-_COMMON: Final = ("description", "metadata", "receipt_email")
-_CONFIRM_PARAMS: Final = frozenset({"payment_method", "return_url", "off_session"})
-_CUSTOMER_PARAMS: Final = frozenset({"name", "email", "phone", "description", "metadata"})
-_CHARGE_PARAMS: Final = frozenset({"amount", "currency", "source", "customer", "capture", *_COMMON})
-_INTENT_PARAMS: Final = frozenset(
-    {"amount", "currency", "customer", "confirm", *_CONFIRM_PARAMS, *_COMMON}
-    | {"payment_method_types", "automatic_payment_methods"}
-)
-_REFUND_PARAMS: Final = frozenset({"charge", "payment_intent", "amount", "reason", "metadata"})
+_REFUND_REASONS: Final[tuple[str, ...]] = get_args(RefundReason)
 
 
 class Payments(_StripeObjects, _Idempotent):
@@ -67,6 +70,8 @@ class Payments(_StripeObjects, _Idempotent):
         "STRIPE_API_BASE": "{url}",
         "STRIPE_API_KEY": "{credential}",
     }
+    body_encoding = "form"
+    auth_schemes = ("bearer", "basic")
     #: The key :meth:`__init__` accepts unless given others.
     DEFAULT_API_KEY: Final = "sk_test_chaoskit"
 
@@ -125,12 +130,39 @@ class Payments(_StripeObjects, _Idempotent):
             refunds = self._table("refund").values()
             return [copy.deepcopy(r) for r in refunds if r["charge"] == charge_id]
 
+    def sample(self) -> dict[str, str]:
+        """Ada's customer, a paid $42.00 charge refunded $5.00, and an unconfirmed intent."""
+        customer = self.add_customer(name="Ada Lovelace", email="ada@example.com")
+        charge = self.add_charge(customer=customer, amount=4200, description="Order 1042")
+        auth = {"Authorization": f"Bearer {self.DEFAULT_API_KEY}"}
+        refund = self.request(
+            "POST", "/v1/refunds", data={"charge": charge, "amount": "500"}, headers=auth
+        )
+        pending = self.request(
+            "POST",
+            "/v1/payment_intents",
+            data={"amount": "1999", "currency": "usd", "customer": customer},
+            headers=auth,
+        )
+        return {
+            "customer": customer,
+            "charge": charge,
+            "payment_intent": str(self.charge(charge)["payment_intent"]),
+            "refund": refund.json()["id"],
+            "unconfirmed_intent": pending.json()["id"],
+        }
+
     # -- customers ----------------------------------------------------------------------------
 
-    @route("POST", "/v1/customers")
+    @route(
+        "POST",
+        "/v1/customers",
+        body=NewCustomer,
+        example={"name": "Grace Hopper", "email": "grace@example.com"},
+    )
     def create_customer(self, req: FakeRequest) -> httpx.Response:
         """Create a customer (``name``, ``email``, ``phone``, ``description``, ``metadata``)."""
-        p = self._params(req, _CUSTOMER_PARAMS)
+        p = self._params(req)
         customer = self._new_customer(
             name=p.string("name"),
             email=p.string("email"),
@@ -148,22 +180,32 @@ class Payments(_StripeObjects, _Idempotent):
         )
         return self._object(customer, p)
 
-    @route("GET", "/v1/customers/{id}")
+    @route("GET", "/v1/customers/{id}", query=Expand, example={"id": "{customer}"})
     def retrieve_customer(self, req: FakeRequest) -> httpx.Response:
         """Retrieve a customer by id."""
         return self._retrieve(req, "customer")
 
-    @route("GET", "/v1/customers")
+    @route("GET", "/v1/customers", query=CustomerFilter, example={"email": "ada@example.com"})
     def list_customers(self, req: FakeRequest) -> httpx.Response:
         """List customers, newest first, optionally by ``email``."""
-        return self._list(req, "customer", ("email",))
+        return self._list(req, "customer")
 
     # -- charges ------------------------------------------------------------------------------
 
-    @route("POST", "/v1/charges")
+    @route(
+        "POST",
+        "/v1/charges",
+        body=NewCharge,
+        example={
+            "amount": 2500,
+            "currency": "usd",
+            "source": "tok_visa",
+            "metadata": {"order": "1042"},
+        },
+    )
     def create_charge(self, req: FakeRequest) -> httpx.Response:
         """Charge a test token (``source``) or a customer's card on file."""
-        p = self._params(req, _CHARGE_PARAMS)
+        p = self._params(req)
         amount, currency = self._amount(p), p.currency()
         source, customer = p.string("source"), p.string("customer")
         if source is None and customer is None:
@@ -183,22 +225,33 @@ class Payments(_StripeObjects, _Idempotent):
             return self._declined(card, charge)
         return self._object(charge, p)
 
-    @route("GET", "/v1/charges/{id}")
+    @route("GET", "/v1/charges/{id}", query=Expand, example={"id": "{charge}"})
     def retrieve_charge(self, req: FakeRequest) -> httpx.Response:
         """Retrieve a charge by id."""
         return self._retrieve(req, "charge")
 
-    @route("GET", "/v1/charges")
+    @route("GET", "/v1/charges", query=ChargeFilter, example={"customer": "{customer}", "limit": 3})
     def list_charges(self, req: FakeRequest) -> httpx.Response:
         """List charges, newest first, optionally by ``customer`` or ``payment_intent``."""
-        return self._list(req, "charge", ("customer", "payment_intent"))
+        return self._list(req, "charge")
 
     # -- payment intents ------------------------------------------------------------------------
 
-    @route("POST", "/v1/payment_intents")
+    @route(
+        "POST",
+        "/v1/payment_intents",
+        body=NewPaymentIntent,
+        example={
+            "amount": 4200,
+            "currency": "usd",
+            "customer": "{customer}",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        },
+    )
     def create_payment_intent(self, req: FakeRequest) -> httpx.Response:
         """Create a payment intent; with ``confirm=true`` confirm it at once."""
-        p = self._params(req, _INTENT_PARAMS)
+        p = self._params(req)
         amount, currency = self._amount(p), p.currency()
         customer, method = p.string("customer"), p.string("payment_method")
         confirm = p.boolean("confirm", default=False)
@@ -220,10 +273,15 @@ class Payments(_StripeObjects, _Idempotent):
             return self._confirm(req, intent, card, p)
         return self._object(intent, p)
 
-    @route("POST", "/v1/payment_intents/{id}/confirm")
+    @route(
+        "POST",
+        "/v1/payment_intents/{id}/confirm",
+        body=Confirm,
+        example={"id": "{unconfirmed_intent}", "payment_method": "pm_card_visa"},
+    )
     def confirm_payment_intent(self, req: FakeRequest) -> httpx.Response:
         """Confirm a payment intent: ``pm_card_visa`` succeeds and creates a charge."""
-        p = self._params(req, _CONFIRM_PARAMS)
+        p = self._params(req)
         method = p.string("payment_method")
         intent = self._find("payment_intent", req.params["id"], param="intent", status=404)
         if intent["status"] == "succeeded":
@@ -235,15 +293,17 @@ class Payments(_StripeObjects, _Idempotent):
         intent["payment_method"] = method
         return self._confirm(req, intent, card, p)
 
-    @route("GET", "/v1/payment_intents/{id}")
+    @route("GET", "/v1/payment_intents/{id}", query=Expand, example={"id": "{payment_intent}"})
     def retrieve_payment_intent(self, req: FakeRequest) -> httpx.Response:
         """Retrieve a payment intent by id."""
         return self._retrieve(req, "payment_intent", param="intent")
 
-    @route("GET", "/v1/payment_intents")
+    @route(
+        "GET", "/v1/payment_intents", query=PaymentIntentFilter, example={"customer": "{customer}"}
+    )
     def list_payment_intents(self, req: FakeRequest) -> httpx.Response:
         """List payment intents, newest first, optionally by ``customer``."""
-        return self._list(req, "payment_intent", ("customer",))
+        return self._list(req, "payment_intent")
 
     def _confirm(
         self, req: FakeRequest, intent: _Object, card: _Card, p: _Params
@@ -262,10 +322,15 @@ class Payments(_StripeObjects, _Idempotent):
 
     # -- refunds ------------------------------------------------------------------------------
 
-    @route("POST", "/v1/refunds")
+    @route(
+        "POST",
+        "/v1/refunds",
+        body=NewRefund,
+        example={"charge": "{charge}", "amount": 500, "reason": "requested_by_customer"},
+    )
     def create_refund(self, req: FakeRequest) -> httpx.Response:
         """Refund a charge (or a payment intent's charge); by default what is left."""
-        p = self._params(req, _REFUND_PARAMS)
+        p = self._params(req)
         charge_id, intent_id = p.string("charge"), p.string("payment_intent")
         if charge_id is None and intent_id is None:
             raise _Invalid(
@@ -292,15 +357,15 @@ class Payments(_StripeObjects, _Idempotent):
         )
         return self._object(refund, p)
 
-    @route("GET", "/v1/refunds/{id}")
+    @route("GET", "/v1/refunds/{id}", query=Expand, example={"id": "{refund}"})
     def retrieve_refund(self, req: FakeRequest) -> httpx.Response:
         """Retrieve a refund by id."""
         return self._retrieve(req, "refund")
 
-    @route("GET", "/v1/refunds")
+    @route("GET", "/v1/refunds", query=RefundFilter, example={"charge": "{charge}"})
     def list_refunds(self, req: FakeRequest) -> httpx.Response:
         """List refunds, newest first, optionally by ``charge`` or ``payment_intent``."""
-        return self._list(req, "refund", ("charge", "payment_intent"))
+        return self._list(req, "refund")
 
     def _refundable(self, charge_id: str | None, intent_id: str | None) -> _Object:
         """The charge a refund request names, directly or through its payment intent."""

@@ -75,7 +75,7 @@ class _Idempotent(_StripeWire):
 
     def handle(self, raw: httpx.Request, route: Route, params: Mapping[str, str]) -> httpx.Response:
         """Authenticate, then run the handler behind Stripe's idempotency layer."""
-        req = FakeRequest(raw, params, request_id=self.new_request_id())
+        req = FakeRequest(raw, params, request_id=self.new_request_id(), route=route)
         response = self._answer(req, route)
         response.headers["Request-Id"] = req.request_id
         return response

@@ -19,7 +19,8 @@ import httpx
 from pydantic import JsonValue
 
 from chaoskit.core.errors import WorldError
-from chaoskit.fakes.base import FakeRequest
+from chaoskit.fakes.base import FakeRequest, declared, param_names
+from chaoskit.fakes.payments.params import PAGING, Expand
 from chaoskit.fakes.payments.wire import (
     _Invalid,
     _key,
@@ -33,8 +34,6 @@ from chaoskit.fakes.payments.wire import (
 _PREFIXES: Final = {"cus": "customer", "ch": "charge", "pi": "payment_intent", "re": "refund"}
 _SYMBOLS: Final = {"usd": "$", "eur": "€", "gbp": "£"}
 _ZERO_DECIMAL: Final = frozenset({"bif", "clp", "jpy", "krw", "pyg", "vnd", "xaf", "xof"})
-# The parameters a list accepts besides its filters.
-_PAGING: Final = frozenset({"limit", "starting_after"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,16 +225,24 @@ class _StripeObjects(_StripeWire):
             raise _Refused(400, f"No such {kind}: '{value}'", code="resource_missing", param=param)
         return card
 
-    def _params(self, req: FakeRequest, allowed: frozenset[str]) -> _Params:
-        """The request's parameters; an unknown one is Stripe's ``parameter_unknown``."""
+    def _params(self, req: FakeRequest) -> _Params:
+        """The request's parameters, as its route declares them (``query`` on GET, ``body``
+        otherwise); an undeclared one is Stripe's ``parameter_unknown``."""
+        route = req.route
+        declared_model = (
+            None if route is None else route.query if req.method == "GET" else route.body
+        )
+        # A route of a subclass that declares nothing takes `expand` alone.
+        model = declared_model or Expand
         flat = req.query if req.method == "GET" else req.form()
         values = _nest(flat)
+        allowed = param_names(model)
         for name in values:
-            if name not in allowed and name != "expand":
+            if name not in allowed:
                 raise _Invalid(
                     f"Received unknown parameter: {name}", code="parameter_unknown", param=name
                 )
-        return _Params(values)
+        return _Params(declared(values, model, str(route)))
 
     def _amount(self, p: _Params) -> int:
         amount = p.integer("amount", required=True)
@@ -251,12 +258,13 @@ class _StripeObjects(_StripeWire):
         return amount
 
     def _retrieve(self, req: FakeRequest, kind: str, *, param: str = "id") -> httpx.Response:
-        p = self._params(req, frozenset())
+        p = self._params(req)
         return self._object(self._find(kind, req.params["id"], param=param, status=404), p)
 
-    def _list(self, req: FakeRequest, kind: str, filters: tuple[str, ...]) -> httpx.Response:
-        """A page of a table, newest first, as Stripe's list envelope."""
-        p = self._params(req, _PAGING | set(filters))
+    def _list(self, req: FakeRequest, kind: str) -> httpx.Response:
+        """A page of a table, newest first, as Stripe's list envelope, by the route's filters."""
+        p = self._params(req)
+        filters = sorted(set(p.values.names) - PAGING)
         limit = p.integer("limit") or 10
         if limit > 100:
             raise _Invalid(

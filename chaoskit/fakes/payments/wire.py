@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from pydantic import JsonValue
 
-from chaoskit.fakes.base import FakeBackend, FakeRequest
+from chaoskit.fakes.base import Declared, FakeBackend, FakeRequest
 
 _Object = dict[str, Any]
 _KEY_PART = re.compile(r"\[([^\[\]]*)\]")
@@ -49,7 +49,7 @@ class _Invalid(_Refused):
 class _Params:
     """A request's parameters, nested as Stripe encodes them, read with Stripe's checks."""
 
-    def __init__(self, values: dict[str, Any]) -> None:
+    def __init__(self, values: Declared) -> None:
         self.values = values
 
     @property
