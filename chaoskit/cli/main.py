@@ -1,4 +1,4 @@
-"""The ``chaoskit`` command: demo, run, replay, report, merge, scenarios, matrix, serve."""
+"""The ``chaoskit`` command: demo, run, replay, report, merge, scenarios, matrix, serve, fakes."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chaoskit.cli import ci, merge
+from chaoskit.cli.fakes import add_fakes
 from chaoskit.cli.serve import add_serve
 from chaoskit.core.errors import UsageError
 
@@ -85,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--seed", type=int, default=0)
     matrix.set_defaults(handler=_matrix)
     add_serve(commands)
+    add_fakes(commands)
     return parser
 
 

@@ -3,6 +3,7 @@
 Subclass :class:`FakeBackend` for a backend of your own and :func:`register_backend` it so that
 scenarios can name it; a backend says how an agent's credential for it is made
 (:meth:`FakeBackend.credential`) and which scenario options it takes (:attr:`FakeBackend.Options`).
+:func:`reference` and :func:`openapi` describe a fake's API from its routes (``chaoskit fakes``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from chaoskit.fakes.model import (
     ScriptToolCall,
     ScriptTurn,
 )
+from chaoskit.fakes.openapi import openapi
 from chaoskit.fakes.payments import Payments
+from chaoskit.fakes.reference import BackendReference, reference
 from chaoskit.fakes.registry import backend_names, register_backend
 from chaoskit.fakes.ticketing import Ticketing
 
@@ -28,6 +31,7 @@ __all__ = [
     "CRM",
     "AnthropicModel",
     "Approvals",
+    "BackendReference",
     "Email",
     "FakeBackend",
     "FakeRequest",
@@ -43,6 +47,8 @@ __all__ = [
     "ScriptedModel",
     "Ticketing",
     "backend_names",
+    "openapi",
+    "reference",
     "register_backend",
     "route",
 ]

@@ -572,7 +572,8 @@ class FakeBackend:
 def _declared_route(mark: tuple[str, str], handler: str, fn: Any) -> Route:
     query, body, example = getattr(fn, "_chaoskit_declared", (None, None, None))
     doc = (fn.__doc__ or "").strip()
-    summary = doc.splitlines()[0].strip() if doc else ""
+    # reST's ``literal`` as Markdown's `literal`: OpenAPI summaries are CommonMark.
+    summary = doc.splitlines()[0].strip().replace("``", "`") if doc else ""
     return Route(mark[0], mark[1], handler, query, body, example, summary)
 
 
