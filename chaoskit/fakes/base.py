@@ -10,6 +10,7 @@ around it, never inside it.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -193,6 +194,7 @@ def route(
     return mark
 
 
+@functools.cache
 def param_names(model: type[BaseModel]) -> frozenset[str]:
     """The parameter names a query or body model declares (aliases where a field has one)."""
     return frozenset(f.alias or name for name, f in model.model_fields.items())
