@@ -281,3 +281,62 @@ def _without(cls: type[FakeBackend], method: str, template: str, name: str) -> h
     answer = sample.send(declared, "probe", drop=name)
     assert answer is not None
     return httpx.Response(answer.status, json=answer.response)
+
+
+# -- served: each fake describes itself at /openapi.json ------------------------------------------
+
+
+def test_in_server_mode_each_fake_serves_its_description_on_its_own_port() -> None:
+    from chaoskit import World
+
+    world = World()
+    with world.serve() as served:
+        answers = {name: httpx.get(f"{url}/openapi.json") for name, url in served.urls.items()}
+    for name, answer in answers.items():
+        assert answer.status_code == 200
+        document = answer.json()
+        validate(document)
+        assert document["servers"] == [{"url": served.urls[name]}]
+        assert document["info"]["title"] == f"{name} (chaoskit fake)"
+    assert len(world.trace) == 0  # documentation, not a call of the agent's
+    assert all(not entries for entries in world.ledgers.values())
+
+
+def test_with_host_routing_the_description_names_the_backend_s_own_base_url() -> None:
+    from chaoskit import World
+
+    with World().serve(routing="host") as served:
+        answer = httpx.get(f"{served.urls['crm']}/openapi.json")
+    assert answer.json()["servers"] == [{"url": served.urls["crm"]}]
+    assert "/v1/search" in answer.json()["paths"]
+
+
+def test_in_process_a_fake_s_own_host_answers_its_description_too() -> None:
+    from chaoskit import World
+
+    with World():
+        answer = httpx.get("https://api.stripe.com/openapi.json")
+        other = httpx.get("https://api.stripe.com/openapi.yaml")
+    assert answer.json()["servers"] == [{"url": "https://api.stripe.com"}]
+    assert other.status_code == 404
+
+
+def test_a_fake_with_a_route_of_its_own_at_openapi_json_keeps_it() -> None:
+    from chaoskit import World
+
+    class Spec(FakeBackend):
+        name = "spec"
+        default_host = "spec.chaoskit.test"
+
+        @route("GET", "/openapi.json")
+        def own(self, req: FakeRequest) -> httpx.Response:
+            """Its own document."""
+            return self.respond(200, {"mine": True})
+
+    world = World([Spec()])
+    with world.serve() as served:
+        served_answer = httpx.get(f"{served.urls['spec']}/openapi.json")
+    with world:
+        in_process = httpx.get("https://spec.chaoskit.test/openapi.json")
+    assert served_answer.json() == {"mine": True}
+    assert in_process.json() == {"mine": True}

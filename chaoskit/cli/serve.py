@@ -94,6 +94,10 @@ def _banner(name: str | None, setup: ServedSetup, served: Served, seed: int) -> 
     width = max(len(n) for n in served.urls)
     lines = [f"chaoskit: serving {what} (seed {seed}); Ctrl-C stops and prints the ledgers.", ""]
     lines += [f"  {n.ljust(width)}  {url}" for n, url in served.urls.items()]
+    lines += [
+        "",
+        "Each serves its OpenAPI 3.1 description at <url>/openapi.json (chaoskit fakes NAME).",
+    ]
     lines += ["", "Export for the agent:"]
     env = served.env
     lines += [f"  export {key}={shlex.quote(value)}" for key, value in env.items()]

@@ -13,8 +13,11 @@ the injected faults' 429 and 5xx answers are shared responses of every operation
 
 from __future__ import annotations
 
+import copy
+import threading
 from typing import Any
 
+import httpx
 from pydantic import JsonValue
 
 from chaoskit._version import __version__
@@ -27,7 +30,11 @@ from chaoskit.fakes.reference import (
     reference,
 )
 
-__all__ = ["openapi", "openapi_of"]
+__all__ = ["OPENAPI_PATH", "openapi", "openapi_answer", "openapi_of"]
+
+#: Where a fake answers with its OpenAPI description (in a world and in server mode), unless
+#: it has a route of its own there.
+OPENAPI_PATH = "/openapi.json"
 
 _MEDIA = {"json": "application/json", "form": "application/x-www-form-urlencoded"}
 _SCHEMES: dict[str, dict[str, str]] = {
@@ -46,6 +53,27 @@ def openapi(backend: FakeBackend | type[FakeBackend]) -> dict[str, Any]:
     ['/v1/tickets', '/v1/tickets/{id}']
     """
     return openapi_of(reference(backend))
+
+
+def openapi_answer(fake: FakeBackend, base_url: str) -> httpx.Response:
+    """The answer to ``GET /openapi.json`` on ``fake``: its description, served at ``base_url``.
+
+    Built once per fake class (the examples come from a fresh sample, never from ``fake``).
+    """
+    document = copy.deepcopy(_described(type(fake)))
+    document["servers"] = [{"url": base_url}]
+    return httpx.Response(200, json=document)
+
+
+_DESCRIBED: dict[type[FakeBackend], dict[str, Any]] = {}
+_DESCRIBED_LOCK = threading.Lock()
+
+
+def _described(cls: type[FakeBackend]) -> dict[str, Any]:
+    with _DESCRIBED_LOCK:
+        if cls not in _DESCRIBED:
+            _DESCRIBED[cls] = openapi(cls)
+        return _DESCRIBED[cls]
 
 
 def openapi_of(ref: BackendReference) -> dict[str, Any]:

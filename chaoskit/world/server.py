@@ -47,6 +47,7 @@ import httpx
 
 from chaoskit.core.errors import WorldError
 from chaoskit.core.names import did_you_mean
+from chaoskit.fakes.openapi import OPENAPI_PATH, openapi_answer
 from chaoskit.world.intercept import DEFAULT_TIMEOUT
 from chaoskit.world.timepatch import real_monotonic
 from chaoskit.world.wire import Connection, Routed
@@ -237,8 +238,21 @@ class Served:
             self._connections.pop(sock, None)
 
     def _dispatch(self, request: httpx.Request) -> httpx.Response:
+        described = self._description(request)
+        if described is not None:
+            return described
         self.sync_clock()
         return self.world.dispatch(request, client="server", timeout=None)
+
+    def _description(self, request: httpx.Request) -> httpx.Response | None:
+        """``GET /openapi.json`` on a served fake: its OpenAPI description, its server this
+        one's URL (the world would name the fake's own host). Never traced, never faulted."""
+        if request.method != "GET" or request.url.path != OPENAPI_PATH:
+            return None
+        for name, fake in self.world.backends.items():
+            if fake.host == request.url.host and fake.match("GET", OPENAPI_PATH) is None:
+                return openapi_answer(fake, self.urls[name])
+        return None
 
     def _route(self, server: _Server, host_header: str | None, target: str) -> Routed:
         host, path = _split_target(host_header, target)

@@ -24,6 +24,7 @@ from chaoskit.core.clock import VirtualClock
 from chaoskit.core.errors import InvalidFault, WorldError
 from chaoskit.core.names import did_you_mean
 from chaoskit.fakes import FakeBackend, LedgerEntry, Route
+from chaoskit.fakes.openapi import OPENAPI_PATH, openapi_answer
 from chaoskit.fakes.registry import default_backends
 from chaoskit.world.entropy import seeded_entropy
 from chaoskit.world.faults import (
@@ -260,7 +261,7 @@ class World:
             return self._via_router(request, client)
         found = fake.match(request.method, request.url.path)
         if found is None:
-            return fake.not_found(request)
+            return _description(fake, request) or fake.not_found(request)
         return self._serve(fake, found[0], request, found[1], client, timeout)
 
     def _via_router(self, request: httpx.Request, client: Client) -> httpx.Response:
@@ -486,6 +487,15 @@ class _Serving:
 
 
 _PARAM_LIMIT = 200
+
+
+def _description(fake: FakeBackend, request: httpx.Request) -> httpx.Response | None:
+    """``GET /openapi.json`` on a fake with no such route: its OpenAPI description, served at
+    the base URL the request was sent to. Documentation, not the fake's API: never traced,
+    never faulted."""
+    if request.method != "GET" or request.url.path != OPENAPI_PATH:
+        return None
+    return openapi_answer(fake, f"{request.url.scheme}://{request.url.netloc.decode('ascii')}")
 
 
 def _params(request: httpx.Request) -> dict[str, str]:
