@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chaoskit.invariants.claims import DEFAULT_RULES, ClaimRules, classify, mentioned_intents
+from chaoskit.invariants.claims import (
+    DEFAULT_RULES,
+    READINGS,
+    ClaimRules,
+    classify,
+    mentioned_intents,
+)
 
 S, F, P, E = "success", "failure", "pending_approval", "escalation"
 HOPEFUL = ("success", "pending_approval")
@@ -261,3 +269,81 @@ def test_an_empty_phrase_list_matches_nothing() -> None:
 def test_unknown_rule_fields_are_refused() -> None:
     with pytest.raises(ValidationError, match="extra"):
         ClaimRules.model_validate({"succes": ["ok"]})
+
+
+#: Words the classifier reacts to, so that drawn texts reach its rules, not only its tokenizer.
+_CUES = st.sampled_from(
+    [
+        "refund",
+        "re_1",
+        "order",
+        "ord_1",
+        "ticket",
+        "TKT-1",
+        "email",
+        "charge",
+        "ch_1",
+        "not",
+        "no",
+        "yet",
+        "never",
+        "done",
+        "failed",
+        "issued",
+        "approval",
+        "escalated",
+        "will",
+        "should",
+        "once",
+        "until",
+        "because",
+        "since",
+        "it",
+        "but",
+        "so",
+        "and",
+        "or",
+        ";",
+        ":",
+        "—",
+        "|",
+        "?",
+        ".",
+        "!",
+        "✅",
+        "❌",
+        "**",
+        "`",
+        "-",
+        "1.",
+        "###",
+        "If",
+        "Would",
+        "you",
+        "like",
+        "I",
+        "could",
+        "Since",
+        "nothing",
+        "to",
+        "usually",
+    ]
+)
+_TEXTS = st.one_of(st.text(), st.lists(_CUES, max_size=40).map(" ".join))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS)
+@example("BECAUSE:REFUND:ONCE")  # a cue after an intent named only in a reason
+def test_any_text_is_read_without_error_and_each_outcome_matches_its_readings(text: str) -> None:
+    claims = classify(text)
+    for intent in ("refund", "order", "ticket", "email", "charge"):
+        claim = claims.about(intent)
+        if claim.outcome in READINGS:
+            assert claim.readings == (claim.outcome,)
+        elif claim.outcome == "ambiguous":
+            assert len(claim.readings) > 1
+        elif claim.outcome == "mentioned":
+            assert claim.readings == READINGS
+        else:
+            assert claim.readings == ()

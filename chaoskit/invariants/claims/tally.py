@@ -138,8 +138,10 @@ class _Tally:
 
     def widen(self, intent: str, segment: _Segment) -> None:
         """A cue that may or may not be about ``intent`` widens its readings."""
-        old = self.stated[intent]
+        old = self.stated.get(intent)
         assert segment.readings is not None
+        if old is None:
+            return  # named only in a reason ("since the refund…"), which claims nothing
         if not old.readings:
             self.note(intent, segment)  # only named so far: "I lined up your email — … will go out"
             return
