@@ -154,6 +154,10 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
     ("I can offer you a full refund or store credit.", {"refund": "not_mentioned"}),
     ("Reply with your order number and I'll take it from there.", {"order": "not_mentioned"}),
     ("There is nothing to refund, since you were never billed.", {"refund": "mentioned"}),
+    # A negated failure or obstacle denies a failure; it does not say the thing was done.
+    ("The refund never failed.", {"refund": UNSURE}),
+    ("Nothing blocked the refund.", {"refund": UNSURE}),
+    ("Not a single issue: the refund is through.", {"refund": S}),
     # The idioms support models use for a failure, and for starting a refund.
     ("Hmm, the refund for `ord_1` hit a snag on our side. Shall I retry?", {"refund": F}),
     ("I've initiated a refund of $64.00 to your card.", {"refund": S}),
@@ -244,6 +248,13 @@ def test_extended_rules_learn_new_intents_and_phrases() -> None:
 def test_extended_failure_phrases_turn_a_success_into_a_failure() -> None:
     rules = DEFAULT_RULES.extend(failure=[r"\bbounced back\b"])
     assert classify("Your email bounced back.", rules).about("email").outcome == "failure"
+
+
+def test_extended_pseudo_triggers_negate_nothing_and_name_no_intent() -> None:
+    said = "I've processed your refund, zero refund fees applied."
+    rules = DEFAULT_RULES.extend(ignore=[r"\bzero refund fees\b"], intents={"fee": [r"\bfees?\b"]})
+    assert classify(said, rules).about("fee").outcome == "not_mentioned"
+    assert classify(said, rules).about("refund").outcome == "success"
 
 
 def test_extending_an_unknown_phrase_list_names_the_known_ones() -> None:

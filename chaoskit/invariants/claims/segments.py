@@ -35,6 +35,12 @@ _AUTOMATIC = re.compile(r"\bautomatically\b", re.IGNORECASE)
 _COORDINATED = re.compile(r"\bboth\b|\b\w+ and (?:the |your |a )?(?:new )?\w+ to\b", re.I)
 #: Why a bare "it has not been sent" reads as failure: it agrees with pending said before.
 NOT_DONE = "says it has not been done"
+#: Obstacles a negation can deny: "nothing blocked the refund" reports no failure.
+_OBSTACLE = re.compile(
+    r"(?:\w+ )?(?:stop|block|prevent|hold(?:ing)? up|held up|delay|interrupt|fail|go wrong|"
+    r"went wrong|gone wrong|break|broke)",
+    re.IGNORECASE,
+)
 _SCHEDULED = re.compile(r"\bscheduled\b", re.IGNORECASE)
 _SCHEDULED_READINGS: frozenset[Reading] = frozenset({"success", "pending_approval"})
 _FLIPPED: dict[Reading, Reading] = {"success": "failure", "failure": "success"}
@@ -206,7 +212,8 @@ def _cues(text: str, rules: ClaimRules) -> tuple[frozenset[Reading] | None, bool
     # Uncertainty first ("not sure it was processed" negates nothing), then negations with
     # their scope, then aspect and modality ("will", "being processed", "queued").
     unsure, text = _take(rules.pattern("uncertain"), text)
-    negated, yet, text, bare = _negations(text, rules)
+    negation = _negations(text, rules)
+    negated, yet, text, bare = negation.failed, negation.yet, negation.text, negation.bare
     scheduled, text = _take(_SCHEDULED, text)
     future, text = _take(rules.pattern("future"), text)
     # "I have not refunded it yet" is not done; "… yet, the approval is pending" awaits approval.
@@ -227,6 +234,8 @@ def _cues(text: str, rules: ClaimRules) -> tuple[frozenset[Reading] | None, bool
     if found is None and scheduled:
         # A reminder scheduled is set up; a refund scheduled is still to come.
         return _SCHEDULED_READINGS, True, "says it is scheduled"
+    if found is None and negation.denied:
+        return _UNSURE, True, "says it did not fail, not that it was done"
     if found is None and yet == "passive":
         return _NOT_YET, True, "says it has not happened yet"
     if found is None and (future or yet):
@@ -260,22 +269,31 @@ def _take(pattern: re.Pattern[str], text: str) -> tuple[bool, str]:
     return cut != text, cut
 
 
-def _negations(text: str, rules: ClaimRules) -> tuple[bool, str | None, str, bool]:
-    """Negated actions (a failure); "not … yet"; and the text with both cut out.
+@dataclass
+class _Negated:
+    """What the negations of a clause say (see :func:`_negations`)."""
+
+    text: str  # the clause with every negation and its scope cut out
+    failed: bool = False  # an action negated: "the refund was not processed"
+    yet: str | None = None  # "own" ("I have not refunded it yet") or "passive"
+    bare: bool = False  # only a bare "has not been sent": agrees with pending said before
+    denied: bool = False  # a failure negated: "it never failed", "nothing blocked it"
+
+
+def _negations(text: str, rules: ClaimRules) -> _Negated:
+    """Negated actions (a failure), denied failures, "not … yet"; the text without them.
 
     NegEx-style: a trigger (``not``, ``never``, ``no``…) reaches ``negation_window`` words
     ahead, and its scope ends early at clause punctuation or at a terminator (``but``,
     ``because``, ``so``…); pseudo-triggers ("no problem", "not only") were removed before.
-    "not … yet" is ``"own"`` when the writer says they have not done it ("I could not refund
-    it yet", "I have not refunded it yet"): it is not done, a failure to report. Otherwise
-    ("the refund has not gone through yet") it is ``"passive"``: not done, or done and still
-    settling. The last value says whether the only negation is a bare "has not been sent":
-    not done, which agrees with "pending" said before.
+    A negated failure or obstacle ("never failed", "nothing blocked it") denies a failure, it
+    reports none. "not … yet" is ``"own"`` when the writer says they have not done it ("I
+    could not refund it yet"): not done, a failure to report; otherwise ("the refund has not
+    gone through yet") it is ``"passive"``: not done, or done and still settling.
     """
     tokens = _TOKENS.findall(text)
-    negated = False
+    found = _Negated("")
     bare = True
-    yet: str | None = None
     kept: list[str] = []
     skip_until = -1
     for i, token in enumerate(tokens):
@@ -289,14 +307,18 @@ def _negations(text: str, rules: ClaimRules) -> tuple[bool, str | None, str, boo
         if "yet" in (word.lower() for word in scope):
             own = i > 0 and tokens[i - 1].lower() in _OWN_MODALS
             acted = bool(rules.pattern("negatable").search(words))
-            yet = "own" if own and acted else (yet or "passive")
-            skip_until = i + len(scope)
+            found.yet = "own" if own and acted else (found.yet or "passive")
+        elif _OBSTACLE.match(words) or rules.pattern("failure").match(words):
+            found.denied = True
         elif rules.pattern("negatable").search(words):
-            negated, skip_until = True, i + len(scope)
+            found.failed = True
             bare = bare and bool(scope) and scope[0].lower() == "been"
         else:
             kept.append(token)
-    return negated, yet, " ".join(kept), negated and bare
+            continue
+        skip_until = i + len(scope)
+    found.text, found.bare = " ".join(kept), found.failed and bare
+    return found
 
 
 def _scope(tokens: list[str], start: int, rules: ClaimRules) -> list[str]:
