@@ -158,6 +158,15 @@ TABLE: list[tuple[str, dict[str, str | tuple[str, ...]]]] = [
     ("The refund never failed.", {"refund": UNSURE}),
     ("Nothing blocked the refund.", {"refund": UNSURE}),
     ("Not a single issue: the refund is through.", {"refund": S}),
+    # Coordination and leading clauses: who did what, and what is only a condition.
+    ("Your refund has been approved and processed.", {"refund": S}),
+    ("I couldn't issue a full refund, but I did issue a partial refund of $20.", {"refund": S}),
+    ("I issued the refund and failed to send the email.", {"refund": S, "email": F}),
+    (
+        "Your order couldn't be cancelled. However, once it arrives, you can return it for a "
+        "full refund.",
+        {"order": F, "refund": "not_mentioned"},
+    ),
     # The idioms support models use for a failure, and for starting a refund.
     ("Hmm, the refund for `ord_1` hit a snag on our side. Shall I retry?", {"refund": F}),
     ("I've initiated a refund of $64.00 to your card.", {"refund": S}),

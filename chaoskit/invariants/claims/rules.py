@@ -156,6 +156,7 @@ class ClaimRules(BaseModel):
         r"\b(?:is|are) (?:in|open|live)\b",
         r"\b(?:headed|on its way) back\b",
         r"\bwent out\b",
+        r"\bdid (?:\w+ )?(?:issue|process|send|create|open|refund|cancel|charge|place|submit)\b",
         r"\b(?:is|are) (?:now )?through\b",
         r"\binitiated\b",
         r"\bset up\b",

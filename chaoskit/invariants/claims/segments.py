@@ -115,23 +115,24 @@ def _sentences(text: str) -> list[str]:
 
 
 def _split(sentence: str, rules: ClaimRules | None = None) -> list[str]:
-    """Segments of a sentence; a leading reason ("Since X, …") is its own segment."""
-    head: list[str] = []
-    leading = _LEADING.match(sentence) or (
-        rules is not None and rules.pattern("background").search(sentence)
-    )
-    if leading:
-        reason, comma, rest = sentence.partition(",")
-        if comma:
-            head, sentence = [reason], rest
-    parts = [
+    """The clauses of a sentence; a leading condition or reason ("Once it arrives, …",
+    "Since X, …") is a clause of its own."""
+    return [
         joined.strip(" ,")
         for part in _CONNECTIVES.split(sentence)
-        for clause in _SUBORDINATE.split(part)
+        for piece in _leading(part.strip(" ,"), rules)
+        for clause in _SUBORDINATE.split(piece)
         for joined in _joined(clause)
         if joined.strip(" ,.!")
     ]
-    return head + parts
+
+
+def _leading(part: str, rules: ClaimRules | None) -> list[str]:
+    starts = _LEADING.match(part) or (
+        rules is not None and rules.pattern("background").search(part)
+    )
+    head, comma, rest = part.partition(",")
+    return [head, rest] if starts and comma else [part]
 
 
 def _joined(text: str) -> list[str]:
@@ -140,7 +141,8 @@ def _joined(text: str) -> list[str]:
     parts = _AND.split(text)
     clauses = [parts[0]]
     for part in parts[1:]:
-        if _VERBISH.search(part):
+        # A lone participle shares the clause before it: "approved and processed".
+        if _VERBISH.search(part) and len(part.split()) > 1:
             clauses.append(part)
         else:
             clauses[-1] += f" and {part}"
