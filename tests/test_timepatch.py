@@ -428,3 +428,22 @@ def test_a_class_defined_during_a_world_can_derive_from_date_with_its_own_metacl
         made = namespace["ConstrainedDate"](2024, 5, 1)  # type: ignore[operator]
         assert isinstance(made, datetime.date)
     assert type(namespace["ConstrainedDate"]).__name__ == "Meta"
+
+
+def test_a_class_statement_with_keywords_named_like_the_builders_arguments_works() -> None:
+    # pydantic-ai declares message parts as `class Part(Base, name=..., namespace=...)`: class
+    # keywords go to __init_subclass__, so none of them may collide with the builder's own.
+    source = textwrap.dedent(
+        """
+        class Base:
+            def __init_subclass__(cls, *, name: str, func: str, **rest: object) -> None:
+                cls.tag = (name, func, rest)
+
+        class Part(Base, name="part", func="f", namespace="ns"):
+            pass
+        """
+    )
+    namespace: dict[str, object] = {}
+    with virtual_time(VirtualClock()):
+        exec(compile(source, "<library>", "exec"), namespace)
+    assert namespace["Part"].tag == ("part", "f", {"namespace": "ns"})  # type: ignore[attr-defined]

@@ -303,7 +303,7 @@ def virtual_time(clock: VirtualClock) -> Iterator[VirtualClock]:
         _deactivate(activation)
 
 
-def _build_class(func: Callable[..., Any], name: str, *bases: Any, **kwargs: Any) -> Any:
+def _build_class(func: Callable[..., Any], name: str, /, *bases: Any, **kwargs: Any) -> Any:
     """Class statements run while a world is active subclass the real ``datetime``/``date``.
 
     A module imported during a run sees the stand-ins; a class it derives from one with a
