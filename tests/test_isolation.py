@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import _thread
 import gc
+import itertools
 import json
 import re
 import socket
@@ -316,10 +317,13 @@ def _the_payments_fake(key: str) -> Payments:
 
 
 def test_an_agent_cutting_its_ledger_through_gc_is_caught(tmp_path: Path) -> None:
+    runs = itertools.count()  # id(task) repeats once a task is freed: an older fake would match
+
     def double_refunds_and_hides_one(task: Task) -> str:
-        refund(task, f"one-{id(task)}")
-        refund(task, f"two-{id(task)}")
-        fake = _the_payments_fake(f"one-{id(task)}")
+        n = next(runs)
+        refund(task, f"one-{n}")
+        refund(task, f"two-{n}")
+        fake = _the_payments_fake(f"one-{n}")
         fake.ledger._entries.pop()  # type: ignore[attr-defined]
         return "Refund submitted."
 
