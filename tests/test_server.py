@@ -121,6 +121,20 @@ def test_a_timeout_holds_the_connection_until_the_client_gives_up_after_the_comm
     ]
 
 
+def test_a_held_connection_ends_when_the_client_gives_up_not_at_the_cap() -> None:
+    world, charge = world_with(rule(TimeoutAfterCommit()))
+    with world.serve(hold=3600) as server:
+        with pytest.raises(httpx.ReadTimeout):
+            refund(server.urls["payments"], charge, timeout=0.3)
+        gone = threading.Event()
+        for _ in range(1000):  # up to 10 s; a hold that missed the close would last an hour
+            if not [t for t in threading.enumerate() if t.name == "chaoskit-serve-payments"]:
+                gone.set()
+                break
+            gone.wait(0.01)
+        assert gone.is_set(), "the held connection outlived its client"
+
+
 def test_a_client_waiting_longer_than_the_hold_sees_the_connection_dropped() -> None:
     world, charge = world_with(rule(TimeoutAfterCommit()))
     with world.serve(hold=0.05) as server, pytest.raises(httpx.RemoteProtocolError):
@@ -451,7 +465,10 @@ def test_chaoskit_serve_prints_urls_and_env_serves_and_prints_the_ledgers_when_s
 ) -> None:
     command = [sys.executable, "-m", "chaoskit", "serve", "refund-timeout-after-commit"]
     process = subprocess.Popen(
-        [*command, "--pin", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, "--pin", "1", "--hold", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     banner = []
@@ -466,6 +483,7 @@ def test_chaoskit_serve_prints_urls_and_env_serves_and_prints_the_ledgers_when_s
         if line.strip().startswith("export ")
     )
     assert "Fault: timeout_after_commit @ payments: POST /v1/refunds on call(s) 1" in text
+    assert "holds its connection up to 20 s" in text
     made = served_world(resolve_scenario("refund-timeout-after-commit"))
     charge = made.data.orders[0].charge_id
     assert charge is not None

@@ -56,6 +56,14 @@ def add_serve(commands: Any) -> None:
         "and the timeout hold are scaled by it",
     )
     serve.add_argument(
+        "--hold",
+        type=_hold,
+        default=None,
+        metavar="SECONDS",
+        help="real seconds a timeout fault holds its connection at most before closing it "
+        "unanswered (default 30 virtual seconds scaled: 1.5 at the default scale)",
+    )
+    serve.add_argument(
         "--pin",
         type=_calls,
         default=(),
@@ -75,7 +83,7 @@ def _serve(args: argparse.Namespace) -> int:
     setup = served_world(scenario, seed=args.seed, pin=args.pin)
     scale = DEFAULT_TIME_SCALE if args.time_scale is None else args.time_scale
     served = setup.world.serve(
-        host=args.host, port=args.port, routing=args.routing, time_scale=scale
+        host=args.host, port=args.port, routing=args.routing, time_scale=scale, hold=args.hold
     )
     served.task = setup.task
     try:
@@ -193,6 +201,16 @@ def _scale(text: str) -> float:
             f"must be more than 0 (real seconds per virtual), got {text}"
         )
     return scale
+
+
+def _hold(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return seconds
 
 
 def _calls(text: str) -> tuple[int, ...]:

@@ -223,7 +223,11 @@ class Served:
                 for key, _ in selector.select():
                     if key.data is None:
                         return
-                    key.data.accept_one()
+                    try:
+                        key.data.accept_one()
+                    except Exception:  # (no thread to spare…): that client only, not the server
+                        print("chaoskit: could not serve a connection:", file=sys.stderr)
+                        traceback.print_exc()
 
     def _track(self, sock: socket.socket, thread: threading.Thread) -> bool:
         with self._lock:
