@@ -1,7 +1,8 @@
 """Server mode: a world's fakes on loopback over real HTTP/1.1, for agents in other processes.
 
 >>> from chaoskit import World
->>> with World() as world, world.serve() as served:  # doctest: +SKIP
+>>> world = World()
+>>> with world.serve() as served:  # doctest: +SKIP
 ...     served.urls["payments"]  # 'http://127.0.0.1:40123'
 ...     served.env["OPENAI_BASE_URL"]  # 'http://127.0.0.1:40125/v1'
 

@@ -185,9 +185,13 @@ class World:
         The world need not be active: requests are dispatched to it either way, and the
         ledgers and trace record them as in process. Stops on leaving the ``with`` block:
 
-        >>> with World() as world, world.serve() as served:  # doctest: +SKIP
+        >>> world = World()
+        >>> with world.serve() as served:  # doctest: +SKIP
         ...     subprocess.run(["node", "agent.js"], env={**os.environ, **served.env})
         >>> world.ledger("payments")  # doctest: +SKIP
+
+        Start the agent's process outside ``with world:``: an active world refuses new
+        processes.
         """
         served = Served(
             self, host=host, port=port, routing=routing, time_scale=time_scale, hold=hold
