@@ -28,7 +28,7 @@ import pytest
 import urllib3
 
 from chaoskit import World
-from chaoskit.engine.guarding import guard_findings
+from chaoskit.engine.guarding import guard_findings, unrouted_findings
 from chaoskit.world import guard as guard_module
 from chaoskit.world.trace import GuardEvent, Trace
 from tests.conftest import Notes
@@ -133,60 +133,75 @@ def test_unix_sockets_stay_allowed() -> None:
 # -- DNS and connections -----------------------------------------------------------------------
 
 
-def test_urllib_request_is_refused_naming_urllib_and_the_fake_it_missed() -> None:
-    with World() as world, pytest.raises(urllib.error.URLError) as info:
-        urllib.request.urlopen("https://api.stripe.com/v1/charges", timeout=1)
-    reason = info.value.reason
-    assert isinstance(reason, socket.gaierror)
-    assert reason.errno == socket.EAI_NONAME
-    message = _chaoskit(reason)
-    assert "urllib.request is not routed to the fakes yet" in message
-    assert "DNS lookup of 'api.stripe.com' was refused, nothing left the process" in message
-    assert "'api.stripe.com' is the host of the fake 'payments'" in message
-    [event] = _guard_events(world)
-    assert (event.what, event.target, event.library, event.backend) == (
-        "dns",
-        "api.stripe.com:443",
-        "urllib.request",
-        "payments",
+def _urllib(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:  # urllib.request raises it for a 4xx
+        return error.code
+
+
+def _urllib3(url: str) -> int:
+    return urllib3.PoolManager().request("GET", url).status
+
+
+def _aiohttp(url: str) -> int:
+    import aiohttp
+
+    async def fetch() -> int:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return response.status
+
+    return asyncio.run(fetch())
+
+
+CLIENTS = pytest.mark.parametrize(
+    "call", [_urllib, _urllib3, _aiohttp], ids=["urllib.request", "urllib3", "aiohttp"]
+)
+
+
+@CLIENTS
+def test_urllib_urllib3_and_aiohttp_reach_the_fakes_and_the_guard_stays_silent(
+    call: Callable[[str], int],
+) -> None:
+    # no credentials: the payments fake itself answers 401, as Stripe would
+    with World() as world:
+        status = call("https://api.stripe.com/v1/charges")
+    assert status == 401
+    assert _guard_events(world) == []
+    assert [e.backend for e in world.trace.of("request")] == ["payments"]  # type: ignore[attr-defined]
+
+
+@CLIENTS
+def test_a_host_no_fake_serves_stays_refused_with_each_client_s_connection_error(
+    call: Callable[[str], int],
+) -> None:
+    import aiohttp
+
+    refused = (
+        urllib.error.URLError,
+        urllib3.exceptions.MaxRetryError,
+        aiohttp.ClientConnectorError,
     )
-    finding = _single_finding(world, "network_refused")
-    assert "looked up api.stripe.com:443 in DNS with urllib.request" in finding
-    assert "That host is the fake 'payments'" in finding
-
-
-def test_urllib3_is_refused_on_every_attempt_and_reported_once() -> None:
-    with World() as world, pytest.raises(urllib3.exceptions.MaxRetryError) as info:
-        urllib3.PoolManager().request("GET", "https://crm.chaoskit.test/x")
-    reason = info.value.reason
-    assert isinstance(reason, urllib3.exceptions.NameResolutionError)
-    assert "chaoskit: urllib3 is not routed to the fakes yet" in str(reason)
-    events = _guard_events(world)
-    assert len(events) == 4  # the first attempt and urllib3's three retries
-    assert {(e.what, e.target, e.library, e.backend) for e in events} == {
-        ("dns", "crm.chaoskit.test:443", "urllib3", "crm")
-    }
-    finding = _single_finding(world, "network_refused")
-    assert "(4 times)" in finding
-
-
-def test_aiohttp_is_refused_naming_aiohttp() -> None:
-    import aiohttp  # in the test extra: an agent on aiohttp must be told, not skipped
-
-    async def fetch() -> None:
-        async with aiohttp.ClientSession() as session:
-            await session.get("https://api.stripe.com/v1/charges")
-
-    with World() as world, pytest.raises(aiohttp.ClientConnectorError) as info:
-        asyncio.run(fetch())
-    assert "chaoskit: aiohttp is not routed to the fakes yet" in str(info.value)
-    assert {e.library for e in _guard_events(world)} == {"aiohttp"}
-    _single_finding(world, "network_refused")
+    with World() as world, pytest.raises(refused) as info:
+        call("https://api.example.org/v1/x")
+    error = info.value
+    if isinstance(error, urllib.error.URLError):
+        assert isinstance(error.reason, ConnectionRefusedError)
+    if isinstance(error, urllib3.exceptions.MaxRetryError):
+        assert isinstance(error.reason, urllib3.exceptions.NewConnectionError)
+    assert "chaoskit: no fake backend serves host 'api.example.org'" in str(error)
+    assert "api.stripe.com (payments)" in str(error)  # the known hosts
+    assert _guard_events(world) == []  # nothing reached a socket: no DNS lookup to refuse
+    findings = [f for f in unrouted_findings(world) if f.kind == "unknown_host"]
+    assert len(findings) == 1, findings  # urllib3's retries are one finding
+    assert "GET https://api.example.org/v1/x" in findings[0].message
 
 
 def test_a_library_is_named_from_its_coroutine_though_the_lookup_runs_in_a_thread() -> None:
     # aiohttp's resolver awaits loop.getaddrinfo, whose lookup runs in a worker thread: the
-    # check runs before the hand-off, where the coroutine chain still shows aiohttp
+    # check runs before the hand-off, where the coroutine chain still shows aiohttp (an aiohttp
+    # session is routed before it resolves anything: only a way around that gets this far)
     namespace: dict[str, Any] = {"__name__": "aiohttp.resolver", "asyncio": asyncio}
     exec(
         "async def resolve(host):\n"
@@ -196,9 +211,9 @@ def test_a_library_is_named_from_its_coroutine_though_the_lookup_runs_in_a_threa
     with World() as world, pytest.raises(socket.gaierror) as info:
         asyncio.run(namespace["resolve"]("api.stripe.com"))
     assert (
-        "chaoskit: aiohttp is not routed to the fakes yet: its DNS lookup of 'api.stripe.com'"
-        in (_chaoskit(info.value))
-    )
+        "chaoskit: aiohttp bypassed chaoskit's routing (a custom transport, adapter or "
+        "connection class): its DNS lookup of 'api.stripe.com' was refused"
+    ) in _chaoskit(info.value)
     [event] = _guard_events(world)
     assert (event.library, event.backend) == ("aiohttp", "payments")
 
@@ -261,7 +276,7 @@ def test_a_raw_lookup_is_refused() -> None:
         socket.getaddrinfo("example.org", 443)
     message = _chaoskit(info.value)
     assert "a DNS lookup of 'example.org' (socket.getaddrinfo) was refused" in message
-    assert "Use httpx, httpx2 or requests" in message
+    assert "Use httpx, httpx2, requests, aiohttp, urllib3 or urllib.request" in message
     [event] = _guard_events(world)
     assert (event.what, event.target, event.backend) == ("dns", "example.org:443", None)
     _single_finding(world, "network_refused")
@@ -405,16 +420,20 @@ def test_the_check_refuses_outside_a_world_without_recording() -> None:
 
 def test_guard_events_round_trip_through_the_trace_json_and_become_findings() -> None:
     trace = Trace()
-    trace.add(GuardEvent, 1.5, what="dns", target="a.example:443", library="aiohttp", message="m")
+    trace.add(
+        GuardEvent, 1.5, what="dns", target="a.example:443", library="websockets", message="m"
+    )
     trace.add(GuardEvent, 2.0, what="connect", target="10.0.0.1:5432", message="m")
     trace.add(GuardEvent, 2.5, what="process", target="curl x", library="subprocess", message="m")
-    trace.add(GuardEvent, 3.0, what="dns", target="a.example:443", library="aiohttp", message="m")
+    trace.add(
+        GuardEvent, 3.0, what="dns", target="a.example:443", library="websockets", message="m"
+    )
     events = Trace.from_json(trace.to_json())
     assert events == list(trace.events)
     findings = guard_findings(events)
     assert [f.kind for f in findings] == ["network_refused", "network_refused", "process_spawned"]
     first, second, third = (f.message for f in findings)
-    assert first.startswith("The agent looked up a.example:443 in DNS with aiohttp at t=1.5s")
+    assert first.startswith("The agent looked up a.example:443 in DNS with websockets at t=1.5s")
     assert "(2 times)" in first
     assert "connected to 10.0.0.1:5432 with a raw socket call" in second
     assert "started a process with subprocess (curl x)" in third

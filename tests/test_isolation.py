@@ -447,17 +447,15 @@ def test_library_probes_of_the_machine_are_not_taken_for_the_agent_s_processes()
 @pytest.mark.parametrize(
     ("leaves", "kind"),
     [
-        (
-            lambda task: urllib.request.urlopen(f"{task.urls['payments']}/v1/charges"),
-            "network_refused",
-        ),
+        (lambda task: urllib.request.urlopen("https://api.example.org/v1/x"), "unknown_host"),
+        (lambda task: socket.getaddrinfo(task.urls["payments"][8:], 443), "network_refused"),
         (
             lambda task: subprocess.run(["curl", "https://example.org"], check=False),
             "process_spawned",
         ),
         (lambda task: socket.create_connection(("192.0.2.1", 443), timeout=1), "network_refused"),
     ],
-    ids=["urllib", "subprocess", "raw-socket"],
+    ids=["urllib-unknown-host", "raw-lookup", "subprocess", "raw-socket"],
 )
 def test_a_way_around_the_fakes_is_a_finding_and_the_run_goes_on(
     leaves: Callable[[Task], Any], kind: str, tmp_path: Path

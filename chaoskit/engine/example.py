@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaoskit.core.agent import Agent, Principal, Task
-from chaoskit.engine.guarding import guard_findings
+from chaoskit.engine.guarding import guard_findings, unrouted_findings
 from chaoskit.engine.model import (
     Chooser,
     install_model,
@@ -31,7 +31,7 @@ from chaoskit.world.data import WorldData, build_world
 from chaoskit.world.faults import FaultRule
 from chaoskit.world.injector import Call
 from chaoskit.world.integrity import tampering
-from chaoskit.world.trace import FaultEvent, RequestEvent, UnroutedEvent
+from chaoskit.world.trace import FaultEvent, RequestEvent
 from chaoskit.world.world import World
 
 __all__ = ["Running", "abandoned_example", "backends_for", "run_example", "task_for"]
@@ -93,7 +93,7 @@ def run_example(
     world.abandon(ran.left)
     reply, findings = ran.reply, ran.findings
     trace = world.trace.events
-    findings += _unrouted(world) + guard_findings(trace) + _tampered(world)
+    findings += unrouted_findings(world) + guard_findings(trace) + _tampered(world)
     faults = _fired(trace)
     usage: dict[str, float] = {}
     if model is not None:
@@ -198,21 +198,6 @@ def _fired(trace: Sequence[Any]) -> tuple[FiredFault, ...]:
         for e in trace
         if isinstance(e, FaultEvent)
     )
-
-
-def _unrouted(world: World) -> list[Finding]:
-    known = ", ".join(sorted(f.host for f in world.backends.values()))
-    return [
-        Finding(
-            kind="unknown_host",
-            message=(
-                f"The agent called {e.method} {e.url}, which no fake backend serves; chaoskit "
-                f"refused it with a connection error. Known hosts: {known}."
-            ),
-        )
-        for e in world.trace.events
-        if isinstance(e, UnroutedEvent)
-    ]
 
 
 def _expectations(scenario: Scenario, data: WorldData, view: RunView) -> list[Verdict]:

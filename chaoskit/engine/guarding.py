@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from chaoskit.results import Finding
-from chaoskit.world.trace import Event, GuardEvent
+from chaoskit.world.trace import Event, GuardEvent, UnroutedEvent
+from chaoskit.world.world import World
 
-__all__ = ["guard_findings"]
+__all__ = ["guard_findings", "unrouted_findings"]
 
-_ROUTED = frozenset({"httpx", "httpx2", "requests"})
+_ROUTED = frozenset(
+    {"httpx", "httpx2", "requests", "aiohttp", "urllib3", "urllib.request", "http.client"}
+)
 _USE_ROUTED = (
-    "Use httpx, httpx2 or requests (routed to the fakes), or serve the backend on loopback."
+    "Use httpx, httpx2, requests, aiohttp, urllib3 or urllib.request (routed to the fakes), "
+    "or serve the backend on loopback."
 )
 
 
@@ -28,6 +32,31 @@ def guard_findings(trace_events: Iterable[Event]) -> list[Finding]:
             first, count = seen.get(key, (event, 0))
             seen[key] = (first, count + 1)
     return [_finding(event, count) for event, count in seen.values()]
+
+
+def unrouted_findings(world: World) -> list[Finding]:
+    """One finding per distinct request to a host no fake serves, in trace order.
+
+    The same request refused again is one finding saying how often: urllib3 retries a refused
+    connection three times by default.
+    """
+    seen: dict[tuple[str, str], int] = {}
+    for event in world.trace.events:
+        if isinstance(event, UnroutedEvent):
+            key = (event.method, event.url)
+            seen[key] = seen.get(key, 0) + 1
+    known = ", ".join(sorted(f.host for f in world.backends.values()))
+    return [
+        Finding(
+            kind="unknown_host",
+            message=(
+                f"The agent called {method} {url}, which no fake backend serves; chaoskit "
+                f"refused it with a connection error{f' ({count} times)' if count > 1 else ''}. "
+                f"Known hosts: {known}."
+            ),
+        )
+        for (method, url), count in seen.items()
+    ]
 
 
 def _finding(event: GuardEvent, count: int) -> Finding:
@@ -53,7 +82,8 @@ def _finding(event: GuardEvent, count: int) -> Finding:
     if event.backend is not None:
         advice = (
             f"That host is the fake {event.backend!r}, but {who} does not reach the fakes: "
-            "only httpx, httpx2 and requests do."
+            "only httpx, httpx2, requests, aiohttp, urllib3 and urllib.request do, with their "
+            "own transports."
         )
     else:
         advice = _USE_ROUTED
@@ -70,5 +100,5 @@ def _who(library: str | None) -> str:
     if library is None:
         return "a raw socket call"
     if library in _ROUTED:
-        return f"{library} through a custom transport or adapter"
+        return f"{library} through a custom transport, adapter or connection class"
     return library

@@ -1,9 +1,10 @@
 """The guard: while a world is active, nothing leaves the process around the fakes.
 
-Interception routes httpx, httpx2 and requests to the fakes; every other way out is refused
-here, with an error the client library itself treats as a DNS or connection failure, a
-message starting ``chaoskit:`` that names the library when the Python stack tells it, and a
-:class:`~chaoskit.world.trace.GuardEvent` on the world's trace for the engine to report:
+Interception routes httpx, httpx2, requests, aiohttp, urllib3 and urllib.request / http.client
+to the fakes; every other way out is refused here, with an error the client library itself
+treats as a DNS or connection failure, a message starting ``chaoskit:`` that names the
+library when the Python stack tells it, and a :class:`~chaoskit.world.trace.GuardEvent` on
+the world's trace for the engine to report:
 
 - DNS (``socket.getaddrinfo``, ``gethostbyname``, ``gethostbyaddr``, ``getnameinfo``) of
   anything but loopback names and addresses, an IP literal (parsed, never looked up) and the
@@ -57,7 +58,7 @@ from chaoskit.fakes import FakeBackend
 from chaoskit.world.patches import Patch, applied
 from chaoskit.world.trace import GuardEvent, Trace
 
-__all__ = ["Guarded", "check_address", "check_host", "guard"]
+__all__ = ["Guarded", "check_address", "check_host", "guard", "is_loopback"]
 
 
 class Guarded(Protocol):
@@ -129,12 +130,14 @@ _LIBRARIES = (
     "dns",
 )
 #: The ones interception routes to the fakes: reaching a socket, they bypassed it.
-_ROUTED = frozenset({"httpx", "httpx2", "requests"})
+_ROUTED = frozenset(
+    {"httpx", "httpx2", "requests", "aiohttp", "urllib3", "urllib.request", "http.client"}
+)
+_ROUTED_NAMES = "httpx, httpx2, requests, aiohttp, urllib3 or urllib.request"
+_ROUTED_ALL = "httpx, httpx2, requests, aiohttp, urllib3 and urllib.request"
 _PROCESS_LIBRARIES = ("multiprocessing", "concurrent.futures.process")
 _TARGET_LIMIT = 200
-_USE_ROUTED = (
-    "Use httpx, httpx2 or requests (routed to the fakes), or serve the backend on loopback."
-)
+_USE_ROUTED = f"Use {_ROUTED_NAMES} (routed to the fakes), or serve the backend on loopback."
 
 #: Local probes that libraries run to learn about the machine (``platform``, ``ctypes.util``):
 #: harmless and read-only, so they run instead of being refused as the agent's own processes.
@@ -221,6 +224,11 @@ def check_host(host: Any, port: Any = None, via: str = "loop.getaddrinfo") -> No
         _refuse_network(_active, "dns", host, port, via)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    return _is_local(host, literal_ok=False)
+
+
 def _check_lookup(world: Guarded | None, event: str, args: tuple[Any, ...]) -> None:
     if event == "socket.getnameinfo":
         sockaddr = args[0]
@@ -304,8 +312,8 @@ def _refuse_network(
     if library in _ROUTED:
         through = f", through {libraries[-2]}" if len(libraries) > 1 else ""
         who = (
-            f"{library} bypassed chaoskit's routing (a custom transport or adapter{through}): "
-            f"{action} was refused"
+            f"{library} bypassed chaoskit's routing (a custom transport, adapter or "
+            f"connection class{through}): {action} was refused"
         )
     elif library is not None:
         who = f"{library} is not routed to the fakes yet: {action} was refused"
@@ -318,8 +326,8 @@ def _refuse_network(
     gone = "the connection was not made" if looked_up else "nothing left the process"
     if backend is not None:
         advice = (
-            f"{name!r} is the host of the fake {backend!r}, but only httpx, httpx2 and "
-            "requests are routed to the fakes: use one of them for this call."
+            f"{name!r} is the host of the fake {backend!r}, but only {_ROUTED_ALL} (with "
+            "their own transports) reach the fakes: use one of them for this call."
         )
     else:
         advice = f"While a world is active only loopback is reachable. {_USE_ROUTED}"
@@ -363,8 +371,8 @@ def _refuse_process(world: Guarded | None, event: str, args: tuple[Any, ...]) ->
     message = (
         f"chaoskit: refused to start a process while a world is active: {call}. "
         "A child process would run outside the fakes and the virtual clock, and could reach "
-        "any host. Run the tool in-process instead (its Python API, with HTTP through httpx, "
-        "httpx2 or requests, which reach the fakes); an agent that runs in a process of its "
+        "any host. Run the tool in-process instead (its Python API, with HTTP through "
+        f"{_ROUTED_NAMES}, which reach the fakes); an agent that runs in a process of its "
         "own is not supported yet."
     )
     library = "multiprocessing" if through_multiprocessing else api

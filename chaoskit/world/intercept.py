@@ -1,11 +1,13 @@
-"""Interception: every request of httpx, httpx2 and requests goes to the active world.
+"""Interception: every request of every Python HTTP client goes to the active world.
 
-The agent is never modified. While a world is active, the transports of the three client
-families are patched at class level (so clients created before the world started are covered
-too), each request is converted to one :class:`httpx.Request`, resolved by the world's respx
-router, and the outcome is converted back into what that client library itself would return
-or raise. A real socket connection to anything but loopback is refused outright, by the rules
-of :mod:`chaoskit.world.guard`.
+The agent is never modified. While a world is active, the transports of httpx, httpx2 and
+requests are patched at class level (so clients created before the world started are covered
+too), each request is converted to one :class:`httpx.Request`, served by the world, and the
+outcome is converted back into what that client library itself would return or raise.
+aiohttp (:mod:`chaoskit.world.aiohttp_client`), urllib3 and urllib.request / http.client
+(:mod:`chaoskit.world.stdlib_clients`) are routed at the connection, the library speaking
+HTTP/1.1 to the world in memory. A real socket connection to anything but loopback is refused
+outright, by the rules of :mod:`chaoskit.world.guard`.
 """
 
 from __future__ import annotations
@@ -17,41 +19,28 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
-from typing import Any, Literal, Protocol
+from typing import Any
 
 import httpx
 
+from chaoskit.world.aiohttp_client import aiohttp_patches
+from chaoskit.world.dispatch import DEFAULT_TIMEOUT, Client, Dispatcher, FaultSignal, serving
 from chaoskit.world.guard import check_address
 from chaoskit.world.patches import Patch, applied
+from chaoskit.world.stdlib_clients import http_client_patches, urllib3_patches
 
-__all__ = ["Dispatcher", "FaultSignal", "intercept"]
-
-Client = Literal["httpx", "httpx2", "requests", "server"]
-#: What a request's read timeout is taken to be when the client sets none (requests' default).
-DEFAULT_TIMEOUT = 30.0
-
-
-class FaultSignal(Exception):
-    """Raised inside dispatch for an outcome that is not a response; each client converts it."""
-
-    def __init__(self, what: Literal["timeout", "reset", "unrouted"], message: str) -> None:
-        super().__init__(message)
-        self.what = what
-        self.message = message
-
-
-class Dispatcher(Protocol):
-    def dispatch(
-        self, request: httpx.Request, *, client: Client, timeout: float | None
-    ) -> httpx.Response: ...
+__all__ = ["DEFAULT_TIMEOUT", "Client", "Dispatcher", "FaultSignal", "intercept"]
 
 
 @contextmanager
 def intercept(dispatcher: Dispatcher) -> Iterator[None]:
-    """Route every httpx, httpx2 and requests call to ``dispatcher`` while active."""
+    """Route every httpx, httpx2, requests, aiohttp, urllib3 and urllib.request / http.client
+    call to ``dispatcher`` while active."""
     patches = _httpx_patches(dispatcher) + _httpx2_patches(dispatcher)
-    patches += _requests_patches(dispatcher) + _socket_patches() + _ssl_patches()
-    with applied(patches):
+    patches += _requests_patches(dispatcher) + aiohttp_patches(dispatcher)
+    patches += urllib3_patches(dispatcher) + http_client_patches(dispatcher)
+    patches += _socket_patches() + _ssl_patches()
+    with applied(patches), serving(dispatcher):
         yield
 
 

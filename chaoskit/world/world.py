@@ -4,7 +4,7 @@
 >>> rule = FaultRule(fault=TimeoutAfterCommit(), target=Target.parse("payments: POST /v1/refunds"),
 ...                  calls=(1,))
 >>> with World(faults=[rule], seed=7) as world:
-...     ...  # run the agent; every httpx, httpx2 and requests call reaches the fakes
+...     ...  # run the agent; every HTTP call (httpx, requests, aiohttp, urllib…) reaches the fakes
 >>> world.ledger("payments")  # what really happened
 """
 
@@ -40,7 +40,7 @@ from chaoskit.world.faults import (
     TimeoutBeforeCommit,
 )
 from chaoskit.world.guard import abandon as abandon_threads
-from chaoskit.world.guard import abandoned, guard
+from chaoskit.world.guard import abandoned, guard, is_loopback
 from chaoskit.world.injector import Call, Decider, Injector, malform, poison
 from chaoskit.world.integrity import entry_digest
 from chaoskit.world.intercept import DEFAULT_TIMEOUT, Client, FaultSignal, intercept
@@ -71,7 +71,8 @@ _ABANDONED = (
 class World:
     """Fake backends plus faults plus a virtual clock, active inside ``with``.
 
-    While active, every request of httpx, httpx2 and requests (sync and async, clients created
+    While active, every request of httpx, httpx2, requests, aiohttp, urllib3 and urllib.request /
+    http.client (sync and async, clients created
     before or after) is routed to the fakes, faults fire according to their rules, and
     ``time.sleep``, ``time.time``, ``datetime.now`` and ``asyncio.sleep`` follow the virtual
     clock, and ``random``, ``uuid.uuid4`` and ``os.urandom`` follow the seed. Only one world
@@ -267,6 +268,14 @@ class World:
         if found is None:
             return _description(fake, request) or fake.not_found(request)
         return self._serve(fake, found[0], request, found[1], client, timeout)
+
+    def routes(self, host: str, port: int | None) -> bool:
+        """Whether requests to ``host:port`` go to the fakes (asked by aiohttp's, urllib3's and
+        http.client's interception when they connect): every host but loopback, which keeps
+        its real connection unless a fake serves it (or :meth:`serve` serves one there)."""
+        if host in self._hosts or not is_loopback(host):
+            return True
+        return bool(self._served) and (host, port) in self._served
 
     def _via_router(self, request: httpx.Request, client: Client) -> httpx.Response:
         resolved = self.router.resolve(request)
