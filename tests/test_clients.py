@@ -407,3 +407,24 @@ def test_a_pooled_connection_kept_past_its_world_serves_the_next_world_or_is_dro
     [kept] = [conn for conn in queue.queue if conn is not None]
     assert kept.sock is not None  # still open in memory …
     assert urllib3.util.connection.is_connection_dropped(kept)  # … but dropped outside a world
+
+
+def test_what_the_engine_raises_while_serving_an_aiohttp_body_reaches_the_agent_s_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # aiohttp writes a body from a task of its own: an exception raised while serving it (a
+    # Hypothesis draw ending the example) must still surface where the agent awaits the call
+    class Stop(BaseException):
+        pass
+
+    def stop(self: World, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        raise Stop
+
+    monkeypatch.setattr(World, "dispatch", stop)
+
+    async def post() -> None:
+        async with aiohttp.ClientSession() as session:
+            await _aiohttp_post(session)
+
+    with World([Notes()]) as world, pytest.raises(Stop):
+        run_virtual(post(), world.clock)

@@ -134,6 +134,11 @@ class WireTransport(asyncio.Transport):
         except FaultSignal as signal:
             self._soon(self._fail, signal, total)
             return
+        except BaseException as error:
+            # The engine's own (Hypothesis ending the example, the agent interrupted): the
+            # agent's call must raise it, as with any client, not aiohttp's body-writer task.
+            self._soon(self._protocol.set_exception, error)
+            return
         self._soon(self._deliver, encode_response(response, method=request.method))
 
     def _read_timeout(self) -> tuple[float | None, bool]:
