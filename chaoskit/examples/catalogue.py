@@ -79,6 +79,39 @@ PAIRS: tuple[Pair, ...] = (
         },
     ),
     Pair(
+        module="aiohttp_refunds",
+        defect="an async agent on aiohttp retries a timed-out refund with a new key",
+        fix="idempotency key derived from the intent, circuit breaker",
+        scenarios={
+            "refund_timeout_after_commit": (
+                "at_most_one_effect_per_intent",
+                "idempotency_key_stable",
+            ),
+        },
+    ),
+    Pair(
+        module="urllib3_refunds",
+        defect="an agent on urllib3 retries a timed-out refund with a new key",
+        fix="idempotency key derived from the intent; urllib3's Retry retries it",
+        scenarios={
+            "refund_timeout_after_commit": (
+                "at_most_one_effect_per_intent",
+                "idempotency_key_stable",
+            ),
+        },
+    ),
+    Pair(
+        module="urllib_refunds",
+        defect="an agent on urllib.request retries a timed-out refund with a new key",
+        fix="idempotency key derived from the intent, circuit breaker",
+        scenarios={
+            "refund_timeout_after_commit": (
+                "at_most_one_effect_per_intent",
+                "idempotency_key_stable",
+            ),
+        },
+    ),
+    Pair(
         module="loop",
         defect="retries every error after a fixed pause, trusts the model's arguments",
         fix="validated arguments, transient/terminal split, backoff honouring Retry-After",

@@ -11,6 +11,8 @@ module             naive → hardened
 =================  ==========================================================================
 ``refunds``        retries a timed-out refund with a new idempotency key → key derived from
                    the intent, plus a circuit breaker
+``*_refunds``      the same on aiohttp (``aiohttp_refunds``, async), urllib3 (the fix lets
+                   urllib3's ``Retry`` retry the POST) and urllib.request
 ``loop``           retries every error, trusts the model's arguments → validated arguments,
                    transient/terminal split, bounded backoff honouring ``Retry-After``
 ``orchestrator``   no caps at all → step and time budgets, per-tool circuit breakers, a tool
