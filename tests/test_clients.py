@@ -428,3 +428,15 @@ def test_what_the_engine_raises_while_serving_an_aiohttp_body_reaches_the_agent_
 
     with World([Notes()]) as world, pytest.raises(Stop):
         run_virtual(post(), world.clock)
+
+
+def test_a_served_url_reaches_the_fake_in_memory_while_the_world_is_active() -> None:
+    # World.serve() puts the fakes on loopback for other processes; in this one, a client
+    # pointed at a served URL is routed like httpx: straight to the fake, not over the wire
+    world = World([Notes()])
+    with world, world.serve() as served:
+        url = f"{served.urls['notes']}/notes"
+        assert urllib3.request("POST", url, body=BODY, headers=JSON).status == 201
+        with urllib.request.urlopen(urllib.request.Request(url, data=BODY, headers=JSON)) as r:
+            assert r.status == 201
+    assert [e.client for e in _requests(world)] == ["urllib3", "urllib"]

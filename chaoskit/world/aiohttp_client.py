@@ -27,9 +27,9 @@ import errno
 import importlib
 from typing import Any
 
+from chaoskit.world.codec import RequestReader, encode_response, origin
 from chaoskit.world.dispatch import Dispatcher, FaultSignal, active
 from chaoskit.world.patches import Patch
-from chaoskit.world.codec import RequestReader, encode_response, origin
 
 __all__ = ["WireTransport", "aiohttp_patches"]
 

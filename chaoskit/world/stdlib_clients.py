@@ -37,9 +37,9 @@ from typing import Any
 
 import httpx
 
+from chaoskit.world.codec import RequestReader, encode_response, origin
 from chaoskit.world.dispatch import Client, Dispatcher, FaultSignal, active
 from chaoskit.world.patches import Patch
-from chaoskit.world.codec import RequestReader, encode_response, origin
 
 __all__ = ["http_client_patches", "urllib3_patches"]
 
