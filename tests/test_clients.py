@@ -440,3 +440,13 @@ def test_a_served_url_reaches_the_fake_in_memory_while_the_world_is_active() -> 
         with urllib.request.urlopen(urllib.request.Request(url, data=BODY, headers=JSON)) as r:
             assert r.status == 201
     assert [e.client for e in _requests(world)] == ["urllib3", "urllib"]
+
+
+def test_urlopen_shares_one_tls_context_inside_a_world() -> None:
+    # each urlopen builds an HTTPSConnection, which loads the CA bundle (~25 ms) unless shared
+    with World([Notes()]):
+        first = http.client.HTTPSConnection("notes.chaoskit.test")
+        second = http.client.HTTPSConnection("notes.chaoskit.test")
+        assert first._context is second._context  # type: ignore[attr-defined]
+    outside = http.client.HTTPSConnection("notes.chaoskit.test")
+    assert outside._context is not first._context  # type: ignore[attr-defined]

@@ -218,8 +218,9 @@ _SSL_CACHE: dict[tuple[Any, ...], ssl.SSLContext] = {}
 def _ssl_patches() -> list[Patch]:
     """Share TLS contexts inside a world: no request leaves it, and each costs ~25 ms.
 
-    Agents often build a fresh client per call (``httpx.get``); loading the CA bundle each
-    time would dominate the cost of an example.
+    Agents often build a fresh client per call (``httpx.get``, and every ``urlopen``, whose
+    ``HTTPSConnection`` asks ``ssl._create_default_https_context``); loading the CA bundle
+    each time would dominate the cost of an example.
     """
     original = ssl.create_default_context
 
@@ -230,7 +231,10 @@ def _ssl_patches() -> list[Patch]:
             context = _SSL_CACHE[key] = original(purpose, **kwargs)
         return context
 
-    return [(ssl, "create_default_context", cached)]
+    patches: list[Patch] = [(ssl, "create_default_context", cached)]
+    if ssl._create_default_https_context is original:  # http.client's (urllib.request's) own
+        patches.append((ssl, "_create_default_https_context", cached))
+    return patches
 
 
 # -- sockets ---------------------------------------------------------------------------------
