@@ -222,6 +222,179 @@ def _bare_server(fake: Payments) -> Iterator[int]:
         thread.join()
 
 
+# -- 1c. aiohttp, urllib3, urllib: routed at the connection ---------------------------------------
+
+
+def per_call_wire_clients(calls: int, rounds: int) -> list[Row]:
+    """aiohttp, urllib3 and urllib.request in a world, each against itself on a bare mock.
+
+    Each bare mock replaces the client's network at the client's own extension point with an
+    in-memory answer from the same fake (``fake.serve``, no world): aiohttp a ``connector=``
+    whose connections are in memory (the same HTTP/1.1 bytes chaoskit feeds its parser);
+    urllib3 a connection pool whose ``_make_request`` returns the fake's answer (the lightest
+    mock it allows: no HTTP parsing at all); urllib.request an opener handler's
+    ``https_open`` (the same: no http.client). For urllib3 and urllib a second baseline is
+    chaoskit's own interception serving the bare fake, without the world: what the wire costs
+    apart from the world. Interleaved rounds, best round kept.
+    """
+    import asyncio
+    import urllib.request
+
+    import urllib3
+
+    fake = Payments()
+    world = World([fake], trace_limit=10**9)
+    url = CHARGE_URL.format(id=fake.add_charge(customer=None, amount=1000))
+    bare = _bare_wire_clients(fake, url, calls)
+    pool = urllib3.PoolManager()
+    inside: dict[str, Callable[[], Any]] = {
+        "aiohttp": lambda: asyncio.run(_aiohttp_calls(url, calls, None)),
+        "urllib3": lambda: [pool.request("GET", url, headers=AUTH) for _ in range(calls)],
+        "urllib": lambda: [
+            urllib.request.urlopen(urllib.request.Request(url, headers=AUTH)).read()
+            for _ in range(calls)
+        ],
+    }
+    for name in ("urllib3", "urllib"):
+        bare["wire " + name] = _wire_only(fake, inside[name])
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, fn in bare.items():
+            best["bare " + name] = min(best.get("bare " + name, 1e9), _timed(fn) / calls)
+        for name, fn in inside.items():
+            world.reset()  # same seed: the charge comes back with the same id
+            fake.add_charge(customer=None, amount=1000)
+            with world:
+                best[name] = min(best.get(name, 1e9), _timed(fn) / calls)
+    rows = []
+    for name, mock in (
+        ("aiohttp", "an in-memory connector"),
+        ("urllib3", "a _make_request mock"),
+        ("urllib", "an opener handler"),
+    ):
+        cost, base = best[name], best["bare " + name]
+        note = f"{cost * 1e6:.0f} µs vs {base * 1e6:.0f} µs on {mock}"
+        if "bare wire " + name in best:
+            note += f"; {cost / best['bare wire ' + name]:.2f}× the same wire without the world"
+        rows.append(Row(f"chaoskit via {name}", cost / base, f"× bare {name}", "-", None, note))
+    return rows
+
+
+def _wire_only(fake: Payments, fn: Callable[[], Any]) -> Callable[[], Any]:
+    """``fn`` with chaoskit's urllib3 and http.client interception serving ``fake`` alone."""
+    from chaoskit.world import intercept
+    from chaoskit.world.dispatch import serving
+    from chaoskit.world.patches import applied
+    from chaoskit.world.stdlib_clients import http_client_patches, urllib3_patches
+
+    class JustTheFake:  # a dispatcher without the world: the fake's own answer
+        def dispatch(self, request: httpx.Request, **_: Any) -> httpx.Response:
+            return fake.serve(request)
+
+        def routes(self, host: str, port: int | None) -> bool:
+            return True
+
+    stub: Any = JustTheFake()
+    patches = urllib3_patches(stub) + http_client_patches(stub) + intercept._ssl_patches()
+
+    def run() -> Any:
+        with applied(patches), serving(stub):
+            return fn()
+
+    return run
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+async def _aiohttp_calls(url: str, calls: int, connector: Callable[[], Any] | None) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession(connector=connector and connector()) as session:
+        for _ in range(calls):
+            async with session.get(url, headers=AUTH) as response:
+                await response.read()
+
+
+def _bare_wire_clients(fake: Payments, url: str, calls: int) -> dict[str, Callable[[], Any]]:
+    """``calls`` calls of each client on its bare mock of ``fake``."""
+    import asyncio
+    import io
+    import urllib.request
+    from email.message import Message
+    from urllib.response import addinfourl
+
+    import aiohttp
+    import urllib3
+    from aiohttp.client_proto import ResponseHandler
+
+    from chaoskit.world.aiohttp_client import WireTransport
+    from chaoskit.world.dispatch import serving
+
+    class JustTheFake:  # a dispatcher without the world: the fake's own answer
+        def dispatch(self, request: httpx.Request, **_: Any) -> httpx.Response:
+            return fake.serve(request)
+
+        def routes(self, host: str, port: int | None) -> bool:
+            return True
+
+    class InMemory(aiohttp.TCPConnector):
+        async def _create_connection(self, req: Any, traces: Any, timeout: Any) -> Any:
+            protocol = ResponseHandler(asyncio.get_running_loop())
+            protocol.connection_made(WireTransport(protocol, req))
+            return protocol
+
+    def with_aiohttp() -> None:
+        with serving(JustTheFake()):  # type: ignore[arg-type]
+            asyncio.run(_aiohttp_calls(url, calls, InMemory))
+
+    class Pool(urllib3.HTTPSConnectionPool):
+        def _make_request(self, conn: Any, method: str, path: str, **kw: Any) -> Any:
+            native = httpx.Request(method, f"https://{self.host}{path}", headers=kw["headers"])
+            answer = fake.serve(native)
+            return urllib3.HTTPResponse(
+                body=io.BytesIO(answer.content),
+                headers=urllib3.HTTPHeaderDict(answer.headers.multi_items()),
+                status=answer.status_code,
+                preload_content=kw.get("preload_content", True),
+                request_method=method,
+                request_url=path,
+                retries=kw.get("retries"),
+                pool=self,
+                connection=kw.get("response_conn"),
+            )
+
+    pool = Pool(httpx.URL(url).host)
+
+    class Handler(urllib.request.BaseHandler):
+        handler_order = 100  # before the HTTPS handler
+
+        def https_open(self, req: urllib.request.Request) -> addinfourl:
+            native = httpx.Request(req.get_method(), req.full_url, headers=req.header_items())
+            answer = fake.serve(native)
+            headers = Message()
+            for key, value in answer.headers.multi_items():
+                headers[key] = value
+            response = addinfourl(
+                io.BytesIO(answer.content), headers, req.full_url, answer.status_code
+            )
+            response.msg = answer.reason_phrase  # read by urllib's HTTPErrorProcessor
+            return response
+
+    opener = urllib.request.build_opener(Handler())
+    path = httpx.URL(url).raw_path.decode()
+    return {
+        "aiohttp": with_aiohttp,
+        "urllib3": lambda: [pool.urlopen("GET", path, headers=AUTH) for _ in range(calls)],
+        "urllib": lambda: [
+            opener.open(urllib.request.Request(url, headers=AUTH)).read() for _ in range(calls)
+        ],
+    }
+
+
 # -- agents for the engine benchmarks -----------------------------------------------------------
 
 
@@ -540,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     q = args.quick
     rows = per_call(calls=50 if q else 2000, rounds=2 if q else 7)
+    rows += per_call_wire_clients(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
     rows += throughput(examples=10 if q else 300)
     rows += virtual_time(examples=5 if q else 100)
