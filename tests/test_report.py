@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -537,13 +536,10 @@ def test_fifty_scenarios_of_two_hundred_examples_stay_under_five_megabytes() -> 
     # Each counterexample: a retry storm of 20 refund attempts (~120 trace events, 20 ledger
     # entries), plus two passing samples, per scenario.
     result = make_result(scenarios=50, examples=200, calls=20)
-    started = time.perf_counter()
-    page = render_html(result)
-    elapsed = time.perf_counter() - started
+    page = render_html(result)  # its rendering time is a row of benchmarks/bench.py
     size = len(page.encode())
-    print(f"50x200 report: {size / 1e6:.2f} MB rendered in {elapsed:.2f} s")
+    print(f"50x200 report: {size / 1e6:.2f} MB")
     assert size < 5_000_000
-    assert elapsed < 10
 
 
 def test_long_traces_are_capped_with_a_count_of_what_was_left_out() -> None:
