@@ -144,3 +144,18 @@ def test_off_github_actions_nothing_is_annotated_nor_summarised(
     result = run(project, "--chaos-agent=myagent:naive", "--chaos-seed=1")
     assert result.ret == 1
     assert not [line for line in result.outlines if re.match(r"::\w+ ", line)]
+
+
+def test_pytests_own_junitxml_has_the_story_but_not_the_results_json(
+    project: pytest.Pytester,
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    run(project, "--chaos-agent=myagent:naive", "--chaos-seed=1", "--junitxml=junit.xml")
+    root = ET.parse(project.path / "junit.xml").getroot()
+    names = {p.get("name") for p in root.iter("property")}
+    assert "chaoskit_result" not in names
+    failures = [f.text or "" for f in root.iter("failure")]
+    assert any("minimal fault schedule" in text for text in failures)
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert {s["status"] for s in data["scenarios"]} == {"violated"}  # still recorded

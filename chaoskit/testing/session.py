@@ -63,8 +63,13 @@ class ChaosSession:
     def results(self) -> list[ScenarioResult]:
         return self.recorder.results if self._recorder is not None else []
 
+    @pytest.hookimpl(tryfirst=True)  # before pytest's JUnit XML reads the teardown report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # On the controller this sees its own items and every worker's reports.
+        if report.when == "teardown":
+            # The result travelled with the call's report; a copy in the teardown report
+            # would be written whole into --junitxml's properties.
+            report.user_properties = [p for p in report.user_properties if p[0] != RESULT_KEY]
         if report.failed and "crashed while running" in report.longreprtext:
             self.recorder.invalid(report.nodeid, _CRASHED)  # never a PASS page for a lost result
             return
