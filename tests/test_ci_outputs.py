@@ -161,7 +161,8 @@ def test_run_appends_a_job_summary_with_gate_matrix_and_fenced_schedules(
     assert "| scenario | agent | status | at\\_most\\_one\\_effect\\_per\\_intent |" in text
     agent = NAIVE.replace("_", "\\_")
     assert f"| refund-timeout | {agent} | ❌ violated | ❌ |" in text
-    assert "### Invalid inputs (not run)" in text
+    assert "; 1 invalid input, not run: fix it (listed below)\n" in text
+    assert "### Invalid inputs (not run)\n\n- scenarios/bad.toml, faults\\[0\\].target: " in text
     fenced = text.split("```text\n", 1)[1].split("\n```", 1)[0]
     assert "minimal fault schedule (1 fault):" in fenced
     assert f"reproduce: chaoskit run --agent {NAIVE} --seed 3 scenarios/refund.toml" in fenced

@@ -224,7 +224,9 @@ def step_summary(run: RunResult) -> str:
 
 
 def _head(run: RunResult) -> str:
+    # The terminal lists invalid inputs above the verdict; this page lists them below it.
     verdict = run_summary_lines(run)[-1].removeprefix("chaoskit: ")
+    verdict = verdict.replace("(listed above)", "(listed below)")
     facts = [f"seed {run.seed}", f"{run.examples_per_scenario} examples per scenario"]
     if run.shard is not None:
         shard = run.shard
@@ -253,8 +255,15 @@ def _matrix(run: RunResult) -> str:
 def _invalid_list(run: RunResult) -> list[str]:
     if not run.invalid:
         return []
-    items = [f"- {_md(i.source)}: {_md(i.message)}" for i in run.invalid]
+    items = [f"- {_md(_named(i))}" for i in run.invalid]
     return ["### Invalid inputs (not run)\n\n" + "\n".join(items)]
+
+
+def _named(item: InvalidInput) -> str:
+    """The message, prefixed with its source unless it starts with it already."""
+    if item.message.startswith(item.source):
+        return item.message
+    return f"{item.source}: {item.message}"
 
 
 def _story(result: ScenarioResult) -> str:
