@@ -339,7 +339,7 @@ def test_subprocess_is_refused_naming_the_command() -> None:
     message = _chaoskit(info.value)
     assert "subprocess.Popen('curl https://api.stripe.com/v1/charges')" in message
     assert "outside the fakes and the virtual clock" in message
-    assert "a process of its own is not supported yet" in message
+    assert "give chaoskit its command (--chaos-agent-cmd, chaoskit.command_agent)" in message
     [event] = _guard_events(world)
     assert (event.what, event.target, event.library) == (
         "process",
@@ -389,6 +389,28 @@ def test_multiprocessing_is_refused(method: str) -> None:
     )
     assert {e.library for e in _guard_events(world)} == {"multiprocessing"}
     _single_finding(world, "process_spawned")
+
+
+def test_chaoskits_own_start_of_an_agent_command_is_allowed_and_only_it() -> None:
+    with World([Notes()]) as world:
+        with guard_module.allowed_start():
+            assert subprocess.run(["true"], check=False).returncode == 0
+        with pytest.raises(PermissionError):  # the allowance ended with its block
+            subprocess.run(["true"], check=False)
+        refused: list[BaseException] = []
+
+        def elsewhere() -> None:
+            try:
+                subprocess.run(["true"], check=False)
+            except PermissionError as error:
+                refused.append(error)
+
+        with guard_module.allowed_start():  # another thread, meanwhile, is still refused
+            other = threading.Thread(target=elsewhere)
+            other.start()
+            other.join()
+        assert len(refused) == 1
+    assert [e.target for e in _guard_events(world)] == ["true", "true"]
 
 
 # -- after the world ---------------------------------------------------------------------------

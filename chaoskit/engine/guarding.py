@@ -69,7 +69,8 @@ def _finding(event: GuardEvent, count: int) -> Finding:
                 f"The agent started a process{via} ({event.target}) at t={event.at:g}s; chaoskit "
                 f"refused it with a PermissionError{times}. A child process would run outside "
                 "the fakes and the virtual clock, and could reach any host. Run the tool "
-                "in-process; an agent that runs in a process of its own is not supported yet."
+                "in-process; to test an agent that runs as a process of its own, give chaoskit "
+                "its command (--chaos-agent-cmd, chaoskit.command_agent)."
             ),
         )
     who = _who(event.library)

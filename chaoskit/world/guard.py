@@ -58,7 +58,7 @@ from chaoskit.fakes import FakeBackend
 from chaoskit.world.patches import Patch, applied
 from chaoskit.world.trace import GuardEvent, Trace
 
-__all__ = ["Guarded", "check_address", "check_host", "guard", "is_loopback"]
+__all__ = ["Guarded", "allowed_start", "check_address", "check_host", "guard", "is_loopback"]
 
 
 class Guarded(Protocol):
@@ -149,6 +149,8 @@ _installed = False
 _abandoned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 #: The world being guarded; read without the lock (one reference read) on every watched event.
 _active: Guarded | None = None
+#: Set, in one thread and for one call, while chaoskit itself starts an agent's command.
+_own_start = threading.local()
 
 
 @contextmanager
@@ -169,6 +171,18 @@ def guard(world: Guarded) -> Iterator[None]:
     finally:
         with _lock:
             _active = None
+
+
+@contextmanager
+def allowed_start() -> Iterator[None]:
+    """Let the calling thread start a process while a world is active: chaoskit's own start of
+    an agent command, which is given the served world instead of running in it. Only this
+    thread, and only inside the ``with`` block (which should hold the one ``Popen`` call)."""
+    _own_start.on = True
+    try:
+        yield
+    finally:
+        _own_start.on = False
 
 
 def abandon(threads: Iterable[threading.Thread]) -> None:
@@ -194,7 +208,7 @@ def _audit(event: str, args: tuple[Any, ...], _watched: frozenset[str] = _WATCHE
     world = _active
     if world is None and not (_abandoned and threading.current_thread() in _abandoned):
         return
-    if event in _PROCESS and _is_probe(event, args):
+    if event in _PROCESS and (_is_probe(event, args) or getattr(_own_start, "on", False)):
         return
     if event in _DNS:
         _check_lookup(world, event, args)
@@ -372,8 +386,8 @@ def _refuse_process(world: Guarded | None, event: str, args: tuple[Any, ...]) ->
         f"chaoskit: refused to start a process while a world is active: {call}. "
         "A child process would run outside the fakes and the virtual clock, and could reach "
         "any host. Run the tool in-process instead (its Python API, with HTTP through "
-        f"{_ROUTED_NAMES}, which reach the fakes); an agent that runs in a process of its "
-        "own is not supported yet."
+        f"{_ROUTED_NAMES}, which reach the fakes); to test an agent that runs as a process of "
+        "its own, give chaoskit its command (--chaos-agent-cmd, chaoskit.command_agent)."
     )
     library = "multiprocessing" if through_multiprocessing else api
     _record(world, "process", command or f"{api}()", library, message, None)
@@ -430,7 +444,8 @@ def _patches() -> list[Patch]:
 
     def fork_exec(*args: Any, **kwargs: Any) -> Any:
         world = _active
-        if world is not None and not _is_probe("_posixsubprocess.fork_exec", args):
+        own = getattr(_own_start, "on", False)
+        if world is not None and not own and not _is_probe("_posixsubprocess.fork_exec", args):
             _refuse_process(world, "_posixsubprocess.fork_exec", args)
         return original(*args, **kwargs)
 
