@@ -18,7 +18,14 @@ if TYPE_CHECKING:
         UsageError,
         WorldError,
     )
-    from chaoskit.engine import EngineSettings, explore, replay, run_scenarios
+    from chaoskit.engine import (
+        EngineSettings,
+        command_agent,
+        explore,
+        replay,
+        run_scenarios,
+        service_agent,
+    )
     from chaoskit.fakes.registry import default_backends
     from chaoskit.invariants import Invariant, RunView, invariant
     from chaoskit.report.html import load_results, render_html, write_report
@@ -84,6 +91,7 @@ __all__ = [
     "World",
     "WorldError",
     "__version__",
+    "command_agent",
     "default_backends",
     "explore",
     "invariant",
@@ -94,6 +102,7 @@ __all__ = [
     "replay",
     "run_scenarios",
     "scenario",
+    "service_agent",
     "write_report",
 ]
 
@@ -140,6 +149,7 @@ _HOMES: dict[str, str] = {
     "VirtualClock": "chaoskit.core.clock",
     "World": "chaoskit.world.world",
     "WorldError": "chaoskit.core.errors",
+    "command_agent": "chaoskit.engine",
     "default_backends": "chaoskit.fakes.registry",
     "explore": "chaoskit.engine",
     "invariant": "chaoskit.invariants",
@@ -150,6 +160,7 @@ _HOMES: dict[str, str] = {
     "replay": "chaoskit.engine",
     "run_scenarios": "chaoskit.engine",
     "scenario": "chaoskit.scenarios",
+    "service_agent": "chaoskit.engine",
     "write_report": "chaoskit.report.html",
 }
 

@@ -2,6 +2,7 @@
 
 Registered through the ``pytest11`` entry point; this module only wires what
 :mod:`chaoskit.testing` defines. Options (each with an ini twin): ``--chaos-agent``,
+``--chaos-agent-cmd``, ``--chaos-agent-url``,
 ``--chaos-scenarios``, ``--chaos-examples``, ``--chaos-seed``, ``--chaos-report``,
 ``--chaos-json``.
 """

@@ -142,9 +142,9 @@ EXPORTED = [
     "PoisonedDocument", "Principal", "RateLimit", "Reply", "RunResult", "RunView", "Scenario",
     "ScenarioResult", "Served", "ServerError", "StaleRead", "Target", "Task", "TimeoutAfterCommit",
     "TimeoutBeforeCommit", "Trace", "UsageError", "Verdict", "VirtualClock", "World",
-    "WorldError", "__version__", "default_backends", "explore", "invariant", "load_results",
-    "load_scenario", "load_scenarios", "render_html", "replay", "run_scenarios", "scenario",
-    "write_report",
+    "WorldError", "__version__", "command_agent", "default_backends", "explore", "invariant",
+    "load_results", "load_scenario", "load_scenarios", "render_html", "replay", "run_scenarios",
+    "scenario", "service_agent", "write_report",
 ]  # fmt: skip
 
 

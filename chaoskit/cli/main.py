@@ -49,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo, examples=60)
 
     run = commands.add_parser("run", help="explore scenarios against an agent")
-    run.add_argument("--agent", required=True, help="the agent, as module:callable")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("--agent", help="the agent, as module:callable")
+    which.add_argument("--agent-cmd", help="the agent as a command, e.g. 'node agent.js'")
+    which.add_argument("--agent-url", help="the agent as a running HTTP service (POST URL)")
     run.add_argument(
         "scenarios",
         nargs="*",
@@ -119,9 +122,10 @@ def _positive_seconds(text: str) -> float:
 
 def _run(args: argparse.Namespace) -> int:
     from chaoskit.cli.project import agent_search
-    from chaoskit.core.loading import load_agent
+    from chaoskit.engine.external import resolve_agent
 
-    agent = load_agent(args.agent, search=agent_search())
+    name = args.agent or (f"cmd: {args.agent_cmd}" if args.agent_cmd else f"url: {args.agent_url}")
+    agent = resolve_agent(name, search=agent_search())
     paths = args.scenarios or _default_scenarios()
     scenarios, invalid = _load_scenarios(paths)
     for _, message in invalid:
@@ -129,8 +133,8 @@ def _run(args: argparse.Namespace) -> int:
     if not scenarios and not invalid:
         where = ", ".join(map(str, paths))
         raise UsageError(f"chaoskit: no scenario files (*.toml) under {where}.")
-    jobs = [(s, agent, args.agent) for s in scenarios]
-    jobs, invalid, shard = ci.select_shard(jobs, invalid, args.shard, args.agent)
+    jobs = [(s, agent, name) for s in scenarios]
+    jobs, invalid, shard = ci.select_shard(jobs, invalid, args.shard, name)
     result = _explore_all(jobs, args, invalid, shard=shard)
     ci.publish(result, args)
     return 0 if result.passed else 1
@@ -264,8 +268,8 @@ def _progress() -> Any:
 
 def _replay(args: argparse.Namespace) -> int:
     from chaoskit.cli.project import agent_search
-    from chaoskit.core.loading import load_agent
     from chaoskit.engine import replay
+    from chaoskit.engine.external import resolve_agent
     from chaoskit.report.html import load_results
     from chaoskit.scenarios import load_scenario
 
@@ -281,7 +285,7 @@ def _replay(args: argparse.Namespace) -> int:
     target = failing[0]
     if target.source is None:
         raise UsageError(f"chaoskit: scenario {target.scenario!r} has no source file to replay.")
-    agent = load_agent(args.agent or target.agent, search=agent_search())
+    agent = resolve_agent(args.agent or target.agent, search=agent_search())
     recorded = target.counterexample
     assert recorded is not None
     again = replay(load_scenario(target.source), agent, recorded)

@@ -7,11 +7,13 @@
 - :mod:`~chaoskit.engine.hypothesis`: the only module that configures Hypothesis;
 - :mod:`~chaoskit.engine.tally`: examples counted and summed up into a scenario's result;
 - :mod:`~chaoskit.engine.recorder`: one run recorded and reported (API, CLI and plugin alike);
+- :mod:`~chaoskit.engine.external`: agents in another process (a command) or a service;
 - :mod:`~chaoskit.engine.run`: :func:`explore`, :func:`run_scenarios`, :func:`replay`.
 """
 
 from __future__ import annotations
 
+from chaoskit.engine.external import command_agent, service_agent
 from chaoskit.engine.recorder import RunRecorder
 from chaoskit.engine.run import explore, replay, run_scenarios
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
@@ -21,7 +23,9 @@ __all__ = [
     "Progress",
     "ProgressCallback",
     "RunRecorder",
+    "command_agent",
     "explore",
     "replay",
     "run_scenarios",
+    "service_agent",
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from chaoskit.core.agent import Agent, Principal, Task
+from chaoskit.core.agent import Agent, Principal, Reply, Task
+from chaoskit.engine.external import OutOfProcessAgent
 from chaoskit.engine.guarding import guard_findings, unrouted_findings
 from chaoskit.engine.model import (
     Chooser,
@@ -15,7 +16,7 @@ from chaoskit.engine.model import (
     misbehaviours_fired,
     model_findings,
 )
-from chaoskit.engine.runner import Watch, hung_for_real, run_agent
+from chaoskit.engine.runner import AgentRun, Watch, hung_for_real, run_agent
 from chaoskit.fakes import FakeBackend
 from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class
 from chaoskit.invariants import Invariant, RunView, ledger_evidence
@@ -89,7 +90,10 @@ def run_example(
     if watch is not None:
         watch.current = Running(world, world_seed, decisions, task.message, limit)
     with world:
-        ran = run_agent(agent, task, world.clock, wall_limit=limit, watch=watch)
+        if isinstance(agent, OutOfProcessAgent):
+            ran = _run_outside(agent, task, world, limit, watch)
+        else:
+            ran = run_agent(agent, task, world.clock, wall_limit=limit, watch=watch)
     world.abandon(ran.left)
     reply, findings = ran.reply, ran.findings
     trace = world.trace.events
@@ -129,6 +133,20 @@ def run_example(
         virtual_seconds=world.clock.monotonic(),
         usage=usage,
     )
+
+
+def _run_outside(
+    agent: OutOfProcessAgent, task: Task, world: World, limit: float, watch: Watch | None
+) -> AgentRun:
+    """Serve the world on loopback and give the agent the served URLs; the ledgers, trace and
+    faults are the world's own, as in process."""
+    with world.serve() as served:
+        task = replace(task, urls=served.urls)
+
+        def call(task: Task) -> Reply:
+            return agent.run(task, served_env=served.env, wall_limit=limit)
+
+        return run_agent(call, task, world.clock, wall_limit=limit, watch=watch)
 
 
 @dataclass

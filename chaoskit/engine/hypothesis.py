@@ -27,6 +27,7 @@ __all__ = [
     "Failed",
     "Flaky",
     "draw_choice",
+    "draw_choice_elsewhere",
     "draw_world_seed",
     "hypothesis_test",
     "reproduce_blob",
@@ -46,6 +47,14 @@ def draw_world_seed(data: Draws) -> int:
 def draw_choice(data: Draws, options: Sequence[_T]) -> _T | None:
     """One of ``options`` or ``None`` (shrinks towards ``None``: no fault, no misbehaviour)."""
     return data.draw(st.sampled_from((None, *options)))
+
+
+def draw_choice_elsewhere(data: Draws, options: Sequence[_T]) -> _T | None:
+    """:func:`draw_choice` from a thread other than the test's (a thread of the server that
+    serves an agent in another process): the same draw, without the note Hypothesis would
+    print for it, which it only allows in the test's own thread."""
+    choice: _T | None = data.conjecture_data.draw(st.sampled_from((None, *options)))
+    return choice
 
 
 class Failed(Exception):

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TypeVar
 
 from chaoskit.core.agent import Agent
 from chaoskit.core.errors import RunInterrupted, UsageError
 from chaoskit.engine.example import Running, abandoned_example, backends_for, run_example
+from chaoskit.engine.external import OutOfProcessAgent
 from chaoskit.engine.hypothesis import (
     Draws,
     Failed,
     Flaky,
     draw_choice,
+    draw_choice_elsewhere,
     draw_world_seed,
     hypothesis_test,
     reproduce_blob,
@@ -40,6 +43,8 @@ from chaoskit.world.injector import Call
 from chaoskit.world.world import World
 
 __all__ = ["explore", "replay", "run_scenarios"]
+
+_T = TypeVar("_T")
 
 
 class _GaveUp(BaseException):
@@ -72,24 +77,27 @@ def explore(
     def one_example(data: Draws) -> None:
         if watch.cancelled.is_set():
             raise _GaveUp  # given up on: never enter a world again
-        owner = threading.get_ident()  # draws only from Hypothesis's own thread
+        draws = _Drawing(data, watch, outside=isinstance(agent, OutOfProcessAgent))
         world_seed = draw_world_seed(data)
         decisions: list[Decision] = []
 
         def decide(call: Call, candidates: Sequence[FaultRule]) -> FaultRule | None:
-            if threading.get_ident() != owner:
-                return None  # a thread of the agent's own: its draws would not reproduce
-            pick = watch.engine(lambda: draw_choice(data, candidates))
-            decisions.append(Decision(call=call.index, rule=None if pick is None else pick.label))
-            return pick
+            with draws.lock:
+                if not draws.allowed():
+                    return None  # a thread of the agent's own: its draws would not reproduce
+                pick = draws.choice(candidates)
+                decisions.append(
+                    Decision(call=call.index, rule=None if pick is None else pick.label)
+                )
+                return pick
 
         def misbehave(call: ModelCall) -> str | None:
-            if scenario.model is None or threading.get_ident() != owner:
-                return None
-            explorable = scenario.model.explore
-            pick = watch.engine(lambda: draw_choice(data, explorable))
-            decisions.append(Decision(call=call.number, rule=pick, kind="model"))
-            return pick
+            with draws.lock:
+                if scenario.model is None or not draws.allowed():
+                    return None
+                pick = draws.choice(scenario.model.explore)
+                decisions.append(Decision(call=call.number, rule=pick, kind="model"))
+                return pick
 
         example = run_example(
             scenario,
@@ -143,6 +151,33 @@ def explore(
     return summarise(scenario, agent_name, tally, config, error).model_copy(
         update={"hypothesis_blob": blob}
     )
+
+
+class _Drawing:
+    """Where an example's fault and misbehaviour decisions are drawn: in Hypothesis's own
+    thread; for an agent in another process also in the server threads that serve its calls
+    (one at a time, while Hypothesis's thread waits on the agent), never in an in-process
+    agent's own threads, whose draws would not reproduce."""
+
+    def __init__(self, data: Draws, watch: Watch, *, outside: bool) -> None:
+        self.data = data
+        self.watch = watch
+        self.outside = outside
+        self.owner = threading.get_ident()
+        self.lock = threading.Lock()
+
+    def allowed(self) -> bool:
+        return self.outside or threading.get_ident() == self.owner
+
+    def choice(self, options: Sequence[_T]) -> _T | None:
+        if threading.get_ident() == self.owner:
+            return self.watch.engine(lambda: draw_choice(self.data, options))
+        try:
+            return draw_choice_elsewhere(self.data, options)
+        except BaseException as error:  # Hypothesis ending the example: not the server's
+            # business; raised again in Hypothesis's thread once the agent is done.
+            self.watch.engine_error = self.watch.engine_error or error
+            return None
 
 
 def _give_up(watch: Watch) -> None:

@@ -33,11 +33,20 @@ from typing import Any, TypeVar
 
 from chaoskit.core.agent import Agent, Reply, Task
 from chaoskit.core.clock import VirtualClock, VirtualDeadlineExceeded
-from chaoskit.results import Finding
+from chaoskit.results import Finding, FindingKind
 from chaoskit.world.server import is_server_thread
 from chaoskit.world.timepatch import real_monotonic, run_virtual
 
-__all__ = ["Abandoned", "AgentHung", "AgentRun", "Watch", "hung_for_real", "run_agent", "supervise"]
+__all__ = [
+    "Abandoned",
+    "AgentFailed",
+    "AgentHung",
+    "AgentRun",
+    "Watch",
+    "hung_for_real",
+    "run_agent",
+    "supervise",
+]
 
 _T = TypeVar("_T")
 
@@ -48,6 +57,16 @@ _POOL_WORKER = getattr(concurrent.futures.thread, "_worker", None)
 
 class AgentHung(BaseException):
     """Raised inside an agent that ran past the wall limit."""
+
+
+class AgentFailed(Exception):
+    """An out-of-process agent failed in a way chaoskit words itself (it exited non-zero, or
+    answered something that is not a reply): becomes a finding with exactly this message."""
+
+    def __init__(self, kind: FindingKind, message: str) -> None:
+        super().__init__(message)
+        self.kind: FindingKind = kind
+        self.message = message
 
 
 @dataclass
@@ -260,6 +279,8 @@ def _finding_for(error: BaseException, deadline: float, wall_limit: float) -> Fi
         return _hung_virtually(deadline)
     if isinstance(error, AgentHung):
         return hung_for_real(wall_limit, stopped=True)
+    if isinstance(error, AgentFailed):
+        return Finding(kind=error.kind, message=error.message)
     if isinstance(error, SystemExit | KeyboardInterrupt | GeneratorExit):
         return _exited(error)
     return _raised(error)

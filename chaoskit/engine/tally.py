@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from chaoskit.engine.external import agent_option
 from chaoskit.engine.settings import EngineSettings
 from chaoskit.results import (
     Coverage,
@@ -193,7 +194,7 @@ def _not_exercised(scenario: Scenario, tally: Tally) -> tuple[str, ...]:
 def _reproduction(scenario: Scenario, agent_name: str, config: EngineSettings) -> str:
     seed = f" --seed {config.seed}" if config.seed is not None else ""
     where = scenario.source or scenario.name
-    return f"chaoskit run --agent {agent_name}{seed} {where}"
+    return f"chaoskit run {agent_option(agent_name)}{seed} {where}"
 
 
 def errored(scenario: Scenario, agent_name: str, message: str) -> ScenarioResult:

@@ -52,7 +52,7 @@ class Chaos:
         ``scenario`` is a :class:`Scenario`, a TOML file path, or the name of a built-in
         scenario such as ``"refund-timeout-after-commit"``.
         """
-        from chaoskit.core.loading import load_agent
+        from chaoskit.engine.external import resolve_agent
 
         chosen = scenario or self._defaults.get("scenarios")
         if chosen is None:
@@ -62,10 +62,11 @@ class Chaos:
         if not agent:
             raise pytest.UsageError(
                 "chaoskit: no agent: pass agent=..., use @pytest.mark.chaos(agent=...), "
-                "or --chaos-agent=module:callable."
+                "or --chaos-agent=module:callable (--chaos-agent-cmd / --chaos-agent-url for an "
+                "agent in another process)."
             )
         search = self._config.stash[SETTINGS].search
-        resolved = load_agent(agent, search=search) if isinstance(agent, str) else agent
+        resolved = resolve_agent(agent, search=search) if isinstance(agent, str) else agent
         name = agent if isinstance(agent, str) else _callable_name(agent)
         result = explore_scenario(
             self._config, loaded, resolved, name, examples or self._defaults.get("examples")
@@ -127,4 +128,8 @@ class Chaos:
 
 
 def _callable_name(agent: Any) -> str:
+    from chaoskit.engine.external import OutOfProcessAgent
+
+    if isinstance(agent, OutOfProcessAgent):
+        return agent.name  # cmd: … or url: …, which chaoskit run and replay read back
     return f"{getattr(agent, '__module__', '?')}:{getattr(agent, '__qualname__', repr(agent))}"

@@ -49,6 +49,20 @@ DEFAULT_WALL_SECONDS = 30.0
 OPTIONS: list[tuple[str, str, str, str]] = [
     # (option, ini name, ini type, help)
     ("agent", "chaos_agent", "string", "the agent under test, as module:callable"),
+    (
+        "agent-cmd",
+        "chaos_agent_cmd",
+        "string",
+        "the agent under test as a command run per example, e.g. 'node agent.js' (the task in "
+        "environment variables and on stdin as JSON, the reply on stdout)",
+    ),
+    (
+        "agent-url",
+        "chaos_agent_url",
+        "string",
+        "the agent under test as a running HTTP service POSTed each task as JSON, e.g. "
+        "http://127.0.0.1:8000/task",
+    ),
     ("scenarios", "chaos_scenarios", "args", "scenario files or folders (default: scenarios/)"),
     ("examples", "chaos_examples", "string", "Hypothesis examples per scenario (default 100)"),
     (
@@ -119,7 +133,9 @@ class Settings:
         json_path = Path(get("chaos_json") or report.with_suffix(".json"))
         seed, fixed = _seed(config, get("chaos_seed"))
         return cls(
-            agent_spec=get("chaos_agent") or None,
+            agent_spec=_agent_spec(
+                get("chaos_agent"), get("chaos_agent_cmd"), get("chaos_agent_url")
+            ),
             scenario_paths=[_absolute(root, p) for p in paths],
             examples=_integer(get("chaos_examples"), "--chaos-examples", default=100),
             seed=seed,
@@ -133,10 +149,10 @@ class Settings:
 
     def agent(self) -> Agent:
         if self._agent is None:
-            from chaoskit.core.loading import load_agent
+            from chaoskit.engine.external import resolve_agent
 
             assert self.agent_spec is not None
-            self._agent = load_agent(self.agent_spec, search=self.search)
+            self._agent = resolve_agent(self.agent_spec, search=self.search)
         return self._agent
 
 
@@ -153,6 +169,30 @@ def agent_search(config: pytest.Config) -> list[tuple[Path, str]]:
         (config.invocation_params.dir, "the current directory"),
     ]
     return merged(places)
+
+
+def _agent_spec(agent: Any, command: Any, url: Any) -> str | None:
+    """One agent: ``module:callable``, or ``cmd: COMMAND``, or ``url: URL`` (how results name
+    an agent in another process)."""
+    given = [
+        (option, value)
+        for option, value in (
+            ("--chaos-agent", agent),
+            ("--chaos-agent-cmd", command),
+            ("--chaos-agent-url", url),
+        )
+        if value
+    ]
+    if len(given) > 1:
+        raise pytest.UsageError(
+            f"chaoskit: {' and '.join(o for o, _ in given)} were both given; choose one agent "
+            "(the options and their ini twins chaos_agent, chaos_agent_cmd, chaos_agent_url)."
+        )
+    if command:
+        return f"cmd: {command}"
+    if url:
+        return f"url: {url}"
+    return agent or None
 
 
 def _absolute(root: Path, path: str | Path) -> Path:
