@@ -1,0 +1,59 @@
+"""The Node refund agents of examples/node, on the official stripe npm package, run as commands
+against the world served on loopback.
+
+Skipped only outside CI when node or the npm packages are missing (``npm ci`` in examples/node
+installs them); in CI (``CI`` set) .ci/run installs both, and these tests must run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chaoskit import EngineSettings, command_agent, explore
+from chaoskit.results import ScenarioResult
+from chaoskit.scenarios import resolve_scenario
+
+NODE_EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "node"
+
+if not os.environ.get("CI"):
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed", allow_module_level=True)
+    if not (NODE_EXAMPLES / "node_modules" / "stripe").is_dir():
+        pytest.skip(
+            "the npm packages are not installed: npm ci in examples/node", allow_module_level=True
+        )
+
+
+def _explore(script: str, examples: int) -> ScenarioResult:
+    # A short client timeout: the served world holds a timed-out call in real time.
+    agent = command_agent(f"node {script}", cwd=NODE_EXAMPLES, env={"REFUND_TIMEOUT_MS": "500"})
+    return explore(
+        resolve_scenario("refund-timeout-after-commit"),
+        agent,
+        agent_name=agent.name,
+        config=EngineSettings(examples=examples, seed=0, wall_guard=20),
+    )
+
+
+def test_the_naive_node_agent_refunds_twice_after_one_timeout() -> None:
+    result = _explore("naive.js", examples=15)
+    assert result.status == "violated"
+    example = result.counterexample
+    assert example is not None
+    assert [(f.kind, f.backend, f.route) for f in example.faults] == [
+        ("timeout_after_commit", "payments", "POST /v1/refunds")
+    ]
+    violated = {v.invariant for v in example.verdicts if v.status == "violated"}
+    assert {"at_most_one_effect_per_intent", "idempotency_key_stable"} <= violated
+    assert len(example.ledgers["payments"]) == 2
+    assert example.findings == ()
+
+
+def test_the_hardened_node_agent_holds_under_the_same_timeouts() -> None:
+    result = _explore("hardened.js", examples=15)
+    assert result.status == "held", result.counterexample
+    assert result.not_exercised == ()
