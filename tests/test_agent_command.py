@@ -116,8 +116,8 @@ def test_the_command_gets_the_task_on_stdin_and_in_its_environment(tmp_path: Pat
         "CHAOSKIT_USER_SCOPE": "acct_1,acct_2",
         "CHAOSKIT_PAYMENTS_URL": "http://127.0.0.1:9",
         "CHAOSKIT_CRM_URL": "http://127.0.0.1:10",
-        "CHAOSKIT_PAYMENTS_CREDENTIAL": "sk_test_1",
-        "CHAOSKIT_CRM_CREDENTIAL": "tok_1",
+        "CHAOSKIT_PAYMENTS_TOKEN": "sk_test_1",
+        "CHAOSKIT_CRM_TOKEN": "tok_1",
     }
 
 

@@ -144,7 +144,7 @@ def _run_outside(
         task = replace(task, urls=served.urls)
 
         def call(task: Task) -> Reply:
-            return agent.run(task, served_env=served.env, wall_limit=limit)
+            return agent.run(task, served_env=served.env_for(task.credentials), wall_limit=limit)
 
         return run_agent(call, task, world.clock, wall_limit=limit, watch=watch)
 

@@ -35,8 +35,8 @@ from chaoskit.core.agent import Agent, Reply, Task
 from chaoskit.core.errors import UsageError
 from chaoskit.core.loading import SearchPlace, load_agent
 from chaoskit.core.names import did_you_mean
+from chaoskit.engine.loopback import post_json
 from chaoskit.engine.runner import AgentFailed, AgentHung
-from chaoskit.engine.wire import post_json
 from chaoskit.world.guard import allowed_start
 from chaoskit.world.timepatch import real_monotonic
 
@@ -87,7 +87,7 @@ def task_environment(task: Task, served_env: Mapping[str, str] = {}) -> dict[str
 
     ``CHAOSKIT_TASK_MESSAGE``, ``CHAOSKIT_USER_ID``, ``CHAOSKIT_USER_TOKEN``,
     ``CHAOSKIT_USER_SCOPE`` (comma-separated accounts), and per backend
-    ``CHAOSKIT_<BACKEND>_URL`` and ``CHAOSKIT_<BACKEND>_CREDENTIAL``; then the served world's
+    ``CHAOSKIT_<BACKEND>_URL`` and ``CHAOSKIT_<BACKEND>_TOKEN``; then the served world's
     SDK overrides (``served_env``); loopback is kept away from any HTTP proxy.
     """
     env = {
@@ -99,7 +99,7 @@ def task_environment(task: Task, served_env: Mapping[str, str] = {}) -> dict[str
     for name, url in task.urls.items():
         env[f"CHAOSKIT_{_env_name(name)}_URL"] = url
     for name, secret in task.credentials.items():
-        env[f"CHAOSKIT_{_env_name(name)}_CREDENTIAL"] = secret
+        env[f"CHAOSKIT_{_env_name(name)}_TOKEN"] = secret
     env.update(served_env)
     no_proxy = "127.0.0.1,localhost,::1"
     for key in ("NO_PROXY", "no_proxy"):
@@ -293,7 +293,7 @@ def command_agent(
     """An agent that is a command, run once per example with the world served on loopback.
 
     The command gets the task as environment variables (``CHAOSKIT_TASK_MESSAGE``,
-    ``CHAOSKIT_<BACKEND>_URL``, ``CHAOSKIT_<BACKEND>_CREDENTIAL``, the SDK overrides such as
+    ``CHAOSKIT_<BACKEND>_URL``, ``CHAOSKIT_<BACKEND>_TOKEN``, the SDK overrides such as
     ``OPENAI_BASE_URL``…) and as JSON on stdin, and prints its reply on stdout: plain text, or
     ``{"reply": "...", "claims": [...]}``. A command that is not found is a usage error now,
     not a finding per example.
