@@ -186,6 +186,26 @@ def test_a_command_that_exits_non_zero_is_a_finding_with_its_last_stderr_lines(
     assert "line 4" not in str(failed.value)
 
 
+def test_an_error_named_above_a_long_stack_leads_the_finding(tmp_path: Path) -> None:
+    node_like = _script(
+        tmp_path,
+        "node_like.py",
+        """
+        import sys
+        print("RateLimitError: 429 Too Many Requests", file=sys.stderr)
+        for n in range(8):
+            print(f"    at frame{n} (agent.js:{n})", file=sys.stderr)
+        print("Node.js v20", file=sys.stderr)
+        sys.exit(1)
+        """,
+    )
+    with pytest.raises(AgentFailed) as failed:
+        command_agent(node_like)(_task())
+    assert "exited with status 1: RateLimitError: 429 Too Many Requests | … | at frame4" in str(
+        failed.value
+    )
+
+
 def test_a_command_past_the_wall_limit_is_killed_with_every_process_it_started(
     tmp_path: Path,
 ) -> None:

@@ -478,10 +478,20 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
                 pipe.close()
 
 
+_ERROR_LINE = re.compile(r"^\s*(?:[\w.]+\.)?\w*(?:Error|Exception)\b")
+
+
 def _last_lines(stderr: bytes, lines: int = 5, limit: int = 600) -> str:
-    text = stderr.decode("utf-8", "replace").strip()
-    tail = " | ".join(line.strip() for line in text.splitlines()[-lines:] if line.strip())
-    return tail if len(tail) <= limit else "…" + tail[-(limit - 1) :]
+    """The last lines of stderr, joined; led by the first line naming an error when none of
+    them does (Node prints the stack, the error's fields and its causes after it)."""
+    text = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    text = [line for line in text if line]
+    tail = text[-lines:]
+    named = [line for line in text[:-lines] if _ERROR_LINE.match(line)]
+    if named and not any(_ERROR_LINE.match(line) for line in tail):
+        tail = [_cut(named[0], 200), "…", *tail]
+    joined = " | ".join(tail)
+    return joined if len(joined) <= limit else "…" + joined[-(limit - 1) :]
 
 
 def _signal_name(number: int) -> str:

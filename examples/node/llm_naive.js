@@ -1,0 +1,3 @@
+import { supportAgent } from "./llm.js";
+
+await supportAgent({ hardened: false });
