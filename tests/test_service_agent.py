@@ -42,7 +42,7 @@ def service() -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "refund_service:app", "--app-dir", str(SERVICE),
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "REFUND_TIMEOUT_SECONDS": "0.5"},
+        env={**os.environ, "REFUND_TIMEOUT_SECONDS": "0.8"},
     )  # fmt: skip
     try:
         _wait_for(port, process)
