@@ -397,7 +397,8 @@ def _check_scripts(shown: str, args: Sequence[str], cwd: Path | None) -> None:
         if not where.exists():
             raise UsageError(
                 f"chaoskit: the agent command {shown!r} names {arg!r}, which does not exist "
-                f"(looked at {where}). Run from the folder it is in, or give cwd=..."
+                f"(looked at {where}). Run from the folder it is in, or name it by a path that "
+                "exists (command_agent also takes cwd=...)."
             )
 
 
