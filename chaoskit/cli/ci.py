@@ -34,11 +34,13 @@ def select_shard(
     """The jobs and invalid inputs of shard ``spec`` (all of them without one), and the shard."""
     if spec is None:
         return list(jobs), list(invalid), None
-    from chaoskit.engine.shard import in_shard, item_id, parse_shard
+    from chaoskit.engine.shard import item_id, members, parse_shard
 
     shard = parse_shard(spec)
-    kept = [job for job in jobs if in_shard(item_id(job[0].name, job[2]), shard)]
-    bad = [item for item in invalid if in_shard(item[0], shard)]
+    ids = [item_id(job[0].name, job[2]) for job in jobs] + [item[0] for item in invalid]
+    chosen = members(ids, shard)
+    kept = [job for job, keep in zip(jobs, chosen[: len(jobs)], strict=True) if keep]
+    bad = [item for item, keep in zip(invalid, chosen[len(jobs) :], strict=True) if keep]
     selected, collected = len(kept) + len(bad), len(jobs) + len(invalid)
     print(f"chaoskit: shard {shard.label}: {selected} of {collected} items run here")
     update = {"selected": selected, "collected": collected, "agent": agent}

@@ -1,24 +1,26 @@
 """Runs split across machines: which shard runs which scenario × agent item.
 
-An item belongs to shard ``hash(id) mod n + 1``, where ``id`` is stable: the scenario's name
-and the agent (:func:`item_id`), or pytest's node id for a test of its own. The place of an
-item in the collection never matters, so adding a scenario moves no other item, and every
-item lands in exactly one shard whatever order the files are found in.
+Every item has a stable id: the scenario's name and the agent (:func:`item_id`), or pytest's
+node id for a test of its own. The items are ordered by a hash of their ids, never by where
+they were found, and shard *i* of *n* takes the *i*-th of *n* equal runs of that order. So
+every item lands in exactly one shard, the shards' sizes differ by one at most, and adding a
+scenario moves at most one other item across each boundary between shards (n - 1 in all).
 
 >>> shard = parse_shard("2/3")
->>> [in_shard(item_id(name, "shop:agent"), shard) for name in ("a", "b", "c")]  # doctest: +SKIP
-[False, True, False]
+>>> members([item_id(name, "shop:agent") for name in "abcdef"], shard)  # doctest: +SKIP
+[False, True, False, False, True, False]
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 
 from chaoskit.core.errors import UsageError
 from chaoskit.results import Shard
 
-__all__ = ["in_shard", "item_id", "parse_shard", "shard_of"]
+__all__ = ["assign", "item_id", "members", "parse_shard"]
 
 _SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
@@ -47,12 +49,19 @@ def item_id(scenario: str, agent: str | None) -> str:
     return f"{scenario}::{agent or ''}"
 
 
-def shard_of(stable_id: str, total: int) -> int:
-    """The shard (1 to ``total``) that runs the item with this id."""
-    digest = hashlib.sha256(stable_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % total + 1
+def assign(ids: Sequence[str], total: int) -> list[int]:
+    """The shard (1 to ``total``) of each item, given the ids of all the run's items."""
+    order = sorted(range(len(ids)), key=lambda i: (_hash(ids[i]), ids[i]))
+    shards = [0] * len(ids)
+    for rank, index in enumerate(order):
+        shards[index] = rank * total // len(ids) + 1
+    return shards
 
 
-def in_shard(stable_id: str, shard: Shard) -> bool:
-    """Whether the item with this id runs in ``shard``."""
-    return shard_of(stable_id, shard.total) == shard.index
+def members(ids: Sequence[str], shard: Shard) -> list[bool]:
+    """For each of the run's items, whether it runs in ``shard``."""
+    return [number == shard.index for number in assign(ids, shard.total)]
+
+
+def _hash(stable_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(stable_id.encode("utf-8")).digest()[:8], "big")

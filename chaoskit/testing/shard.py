@@ -1,8 +1,9 @@
 """``--chaos-shard=i/n``: this machine runs one shard of the items, the rest are deselected.
 
 Every collected item belongs to one shard by a hash of its stable id (a scenario file's item:
-the scenario's name and the agent; any other test: its node id), so every machine collects
-the same items and keeps its own share, xdist workers included. The shard and its counts go
+the scenario's name and the agent; any other test: its node id; see
+:mod:`chaoskit.engine.shard`), so every machine collects the same items and keeps its own
+share, xdist workers included. The shard and its counts go
 into the results JSON, even when the shard is empty, for ``chaoskit merge``.
 """
 
@@ -41,10 +42,11 @@ class ShardSelection:
 
     @pytest.hookimpl(trylast=True)  # after -k and -m: the counts are of what was selected
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        from chaoskit.engine.shard import in_shard
+        from chaoskit.engine.shard import members
 
-        keep = [item for item in items if in_shard(self.stable_id(item), self.shard)]
-        dropped = [item for item in items if not in_shard(self.stable_id(item), self.shard)]
+        chosen = members([self.stable_id(item) for item in items], self.shard)
+        keep = [item for item, kept in zip(items, chosen, strict=True) if kept]
+        dropped = [item for item, kept in zip(items, chosen, strict=True) if not kept]
         if dropped:
             self.config.hook.pytest_deselected(items=dropped)
         items[:] = keep
