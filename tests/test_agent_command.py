@@ -366,3 +366,21 @@ def test_chaoskit_run_takes_a_command_and_replay_reads_it_back(tmp_path: Path) -
     results = json.loads(report.with_suffix(".json").read_text())
     assert results["scenarios"][0]["agent"] == f"cmd: {naive}"
     assert main(["replay", str(report.with_suffix(".json"))]) == 1  # still fails, recorded agent
+
+
+def test_the_chaos_marker_takes_a_command_by_the_name_results_give_it(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    naive = _script(tmp_path, "naive.py", REFUND_AGENT.format(naive=True))
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.chaos(agent={f"cmd: {naive}"!r}, examples=8)
+        def test_refunds(chaos):
+            result = chaos.run("refund-timeout-after-commit")
+            assert result.agent == {f"cmd: {naive}"!r}
+            assert result.status == "violated"
+        """
+    )
+    pytester.runpytest("--chaos-seed=0").assert_outcomes(passed=1)
