@@ -194,7 +194,41 @@ def test_an_agent_sleeping_forever_is_stopped_by_the_virtual_deadline() -> None:
         while True:
             time.sleep(5)
 
-    assert "600 s of virtual time" in _finding(sleeps_forever)
+    message = _finding(sleeps_forever)
+    assert "600 s of virtual time" in message
+    assert "waited its own timeout" not in message  # no client timeout to blame
+
+
+def test_a_client_waiting_out_its_own_long_timeout_is_told_apart_from_an_endless_loop() -> None:
+    # aiohttp's default ClientTimeout(total=300): one timeout fault uses up a 300 s budget
+    import aiohttp
+
+    async def default_timeout(task: Task) -> str:
+        async with aiohttp.ClientSession() as session:
+            await session.post(f"{task.urls['payments']}/v1/refunds", headers=task.auth("payments"))
+        return "done"
+
+    timed_out = _simple(
+        "long-timeout",
+        budget={"seconds": 300},
+        faults=[
+            {
+                "kind": "timeout_before_commit",
+                "target": "payments: POST /v1/refunds",
+                "always": True,
+            }
+        ],
+    )
+    result = explore(
+        timed_out,
+        default_timeout,
+        agent_name="x",
+        config=EngineSettings(examples=2, database=False, seed=0),
+    )
+    assert result.counterexample is not None
+    [hung] = [f.message for f in result.counterexample.findings if f.kind == "agent_hung"]
+    assert "call #1 met a timeout fault and its HTTP client waited its own timeout, 300 s" in hung
+    assert "aiohttp's default ClientTimeout(total=300)" in hung
 
 
 def test_an_agent_in_a_busy_loop_is_stopped_by_the_wall_clock_guard() -> None:

@@ -32,7 +32,7 @@ from chaoskit.world.data import WorldData, build_world
 from chaoskit.world.faults import FaultRule
 from chaoskit.world.injector import Call
 from chaoskit.world.integrity import tampering
-from chaoskit.world.trace import FaultEvent, RequestEvent
+from chaoskit.world.trace import Event, ExceptionEvent, FaultEvent, RequestEvent
 from chaoskit.world.world import World
 
 __all__ = ["Running", "abandoned_example", "backends_for", "run_example", "task_for"]
@@ -97,6 +97,7 @@ def run_example(
     world.abandon(ran.left)
     reply, findings = ran.reply, ran.findings
     trace = world.trace.events
+    findings = _timed_out_past_the_budget(findings, trace, scenario.budget.seconds)
     findings += unrouted_findings(world) + guard_findings(trace) + _tampered(world)
     faults = _fired(trace)
     usage: dict[str, float] = {}
@@ -216,6 +217,38 @@ def _fired(trace: Sequence[Any]) -> tuple[FiredFault, ...]:
         for e in trace
         if isinstance(e, FaultEvent)
     )
+
+
+def _timed_out_past_the_budget(
+    findings: list[Finding], trace: Sequence[Event], seconds: float
+) -> list[Finding]:
+    """A virtual hang that a client's own long timeout caused says so.
+
+    A timeout fault makes the client wait its read timeout in virtual time; aiohttp's default
+    ``ClientTimeout(total=300)`` alone uses up a 300 s budget, which is no endless loop.
+    """
+    sent = {e.call: e.at for e in trace if isinstance(e, RequestEvent)}
+    late = [
+        e
+        for e in trace
+        if isinstance(e, ExceptionEvent) and e.error == "timeout" and e.at >= seconds
+    ]
+    if not late:
+        return findings
+    waited = late[0].at - sent.get(late[0].call, late[0].at)
+    story = (
+        f"The agent's call #{late[0].call} met a timeout fault and its HTTP client waited its "
+        f"own timeout, {waited:g} s of virtual time, to the end of the scenario's budget "
+        f"({seconds:g} s): the run stopped there, not in a loop. Give the client a timeout "
+        "shorter than the budget (aiohttp's default ClientTimeout(total=300) is 300 s; "
+        "urllib3, requests and urllib wait 30 s when none is set), or raise budget.seconds."
+    )
+    return [
+        Finding(kind=f.kind, message=story)
+        if f.kind == "agent_hung" and "of virtual time" in f.message
+        else f
+        for f in findings
+    ]
 
 
 def _expectations(scenario: Scenario, data: WorldData, view: RunView) -> list[Verdict]:
