@@ -174,3 +174,15 @@ def test_collecting_a_suite_with_no_chaos_test_imports_nothing_heavy(
     ours = {m for m in with_plugin if m.startswith("chaoskit")}
     assert not [m for m in ours if any(m == h or m.startswith(h + ".") for h in HEAVY)], ours
     assert "hypothesis.core" not in with_plugin
+
+
+def test_recording_results_imports_neither_hypothesis_nor_the_world() -> None:
+    """An xdist controller only records what its workers explored: importing the engine's
+    whole stack (Hypothesis, the world, the fakes) there stalled the loop that hands out tests."""
+    code = (
+        "import sys, chaoskit.engine.recorder, chaoskit.report.text; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('hypothesis', 'faker', "
+        "'respx') or m in ('chaoskit.engine.run', 'chaoskit.world.world', 'chaoskit.scenarios')))"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "[]"

@@ -13,10 +13,14 @@
 
 from __future__ import annotations
 
-from chaoskit.engine.external import command_agent, service_agent
-from chaoskit.engine.recorder import RunRecorder
-from chaoskit.engine.run import explore, replay, run_scenarios
-from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chaoskit.engine.external import command_agent, service_agent
+    from chaoskit.engine.recorder import RunRecorder
+    from chaoskit.engine.run import explore, replay, run_scenarios
+    from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
 
 __all__ = [
     "EngineSettings",
@@ -29,3 +33,26 @@ __all__ = [
     "run_scenarios",
     "service_agent",
 ]
+
+#: Each name's module, imported on first use: the run recorder (an xdist controller only
+#: records what workers explored) must not import Hypothesis and the world with it.
+_HOMES = {
+    "EngineSettings": "chaoskit.engine.settings",
+    "Progress": "chaoskit.engine.settings",
+    "ProgressCallback": "chaoskit.engine.settings",
+    "RunRecorder": "chaoskit.engine.recorder",
+    "command_agent": "chaoskit.engine.external",
+    "service_agent": "chaoskit.engine.external",
+    "explore": "chaoskit.engine.run",
+    "replay": "chaoskit.engine.run",
+    "run_scenarios": "chaoskit.engine.run",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'chaoskit.engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from hypothesis.database import ExampleDatabase
+if TYPE_CHECKING:  # the run recorder uses these settings without Hypothesis (xdist controller)
+    from hypothesis.database import ExampleDatabase
 
 __all__ = ["EngineSettings", "Progress", "ProgressCallback"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chaoskit.engine.external import agent_option
 from chaoskit.engine.settings import EngineSettings
@@ -16,8 +17,10 @@ from chaoskit.results import (
     SummaryStatus,
     Verdict,
 )
-from chaoskit.scenarios import Scenario
 from chaoskit.world.faults import Target
+
+if TYPE_CHECKING:  # the run recorder needs the tally, not the scenario layer's validation
+    from chaoskit.scenarios import Scenario
 
 __all__ = ["Tally", "count", "cut_short", "errored", "summarise"]
 

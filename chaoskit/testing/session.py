@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from chaoskit.engine import RunRecorder
+    from chaoskit.engine.recorder import RunRecorder
     from chaoskit.results import ScenarioResult
 
 from chaoskit.testing.settings import INVALID_KEY, RESULT_KEY, SETTINGS, is_worker
@@ -47,7 +47,7 @@ class ChaosSession:
         # The engine is imported only when a result arrives: a suite with no chaos test never
         # pays for Hypothesis, the report or the fakes.
         if self._recorder is None:
-            from chaoskit.engine import RunRecorder
+            from chaoskit.engine.recorder import RunRecorder
 
             settings = self.config.stash[SETTINGS]
             self._recorder = RunRecorder(
