@@ -10,7 +10,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import hypothesis.core as _hypothesis_core
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -26,10 +26,12 @@ __all__ = [
     "Draws",
     "Failed",
     "Flaky",
+    "collecting",
     "draw_choice",
     "draw_choice_elsewhere",
     "draw_world_seed",
     "hypothesis_test",
+    "profile_examples",
     "reproduce_blob",
     "seeded",
 ]
@@ -100,6 +102,30 @@ def hypothesis_test(
     return test
 
 
+def profile_examples() -> int:
+    """``max_examples`` of the active settings profile (``settings.load_profile``,
+    ``--hypothesis-profile``): Hypothesis's 100 unless a profile says otherwise."""
+    return settings().max_examples  # a fresh settings object inherits the active profile
+
+
+@contextmanager
+def collecting(label: str, report: Callable[[str], None] | None) -> Iterator[None]:
+    """Hand Hypothesis's statistics of this exploration, described the way
+    ``--hypothesis-show-statistics`` prints them, to ``report``."""
+    if report is None:
+        yield
+        return
+    from hypothesis.statistics import collector, describe_statistics
+
+    def described(stats: Any) -> None:
+        labelled: Any = {**stats, "nodeid": label}
+        report(describe_statistics(labelled))
+
+    variable: Any = collector  # typed by Hypothesis as holding None only
+    with variable.with_value(described):
+        yield
+
+
 @contextmanager
 def seeded(seed: int | None, salt: str) -> Iterator[None]:
     """Make Hypothesis's own random choices follow ``seed`` (a database, if one is forced on
@@ -116,7 +142,12 @@ def seeded(seed: int | None, salt: str) -> Iterator[None]:
         return
     saved = getattr(holder, "_hypothesis_global_random", None)
     holder._hypothesis_global_random = random.Random(f"{seed}|{salt}")
+    # --hypothesis-seed forces one seed on every test; chaoskit's own seed (which defaults to
+    # it) decides here, salted per scenario, so `--chaos-seed=N` reproduces the run exactly.
+    forced = _hypothesis_core.global_force_seed
+    _hypothesis_core.global_force_seed = None
     try:
         yield
     finally:
         holder._hypothesis_global_random = saved
+        _hypothesis_core.global_force_seed = forced

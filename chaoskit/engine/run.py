@@ -8,7 +8,7 @@ search at all (:func:`replay`)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from chaoskit.core.agent import Agent
@@ -19,6 +19,7 @@ from chaoskit.engine.hypothesis import (
     Draws,
     Failed,
     Flaky,
+    collecting,
     draw_choice,
     draw_choice_elsewhere,
     draw_world_seed,
@@ -59,8 +60,12 @@ def explore(
     agent_name: str,
     config: EngineSettings = EngineSettings(),
     progress: ProgressCallback | None = None,
+    statistics: Callable[[str], None] | None = None,
 ) -> ScenarioResult:
     """Explore ``scenario`` against ``agent``: held over N examples, or a minimal failure.
+
+    ``statistics``, if given, receives Hypothesis's statistics of the search, described as
+    ``--hypothesis-show-statistics`` prints them.
 
     The exploration runs in a thread of its own, watched from this one (see
     :func:`~chaoskit.engine.runner.supervise`): an agent that cannot be stopped is given up on
@@ -125,7 +130,11 @@ def explore(
     def search() -> tuple[str | None, str | None]:
         """``(error, blob)``, in the exploring thread."""
         try:
-            with seeded(config.seed, f"{scenario.name}|{agent_name}"):
+            label = f"scenario {scenario.name!r} against {agent_name}"
+            with (
+                seeded(config.seed, f"{scenario.name}|{agent_name}"),
+                collecting(label, statistics),
+            ):
                 test()
         except Failed as found:
             return None, reproduce_blob(found)

@@ -52,7 +52,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         settings = self.config.stash[SETTINGS]
         result = explore_scenario(
-            self.config, self.scenario, settings.agent(), settings.agent_spec or ""
+            self.config, self.scenario, settings.agent(), settings.agent_spec or "", item=self
         )
         # Results travel to the xdist controller as JSON in the report's user properties.
         self.user_properties.append(result_property(result))

@@ -69,7 +69,12 @@ class Chaos:
         resolved = resolve_agent(agent, search=search) if isinstance(agent, str) else agent
         name = agent if isinstance(agent, str) else _callable_name(agent)
         result = explore_scenario(
-            self._config, loaded, resolved, name, examples or self._defaults.get("examples")
+            self._config,
+            loaded,
+            resolved,
+            name,
+            examples or self._defaults.get("examples"),
+            item=self._item,
         )
         self.results.append(result)
         self._item.user_properties.append(result_property(result))

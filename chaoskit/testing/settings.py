@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,10 @@ DEFAULT_SCENARIOS = "scenarios"
 DEFAULT_WALL_SECONDS = 30.0
 
 
+#: Hypothesis's own default ``max_examples``.
+DEFAULT_EXAMPLES = 100
+
+
 OPTIONS: list[tuple[str, str, str, str]] = [
     # (option, ini name, ini type, help)
     ("agent", "chaos_agent", "string", "the agent under test, as module:callable"),
@@ -64,7 +70,12 @@ OPTIONS: list[tuple[str, str, str, str]] = [
         "http://127.0.0.1:8000/task",
     ),
     ("scenarios", "chaos_scenarios", "args", "scenario files or folders (default: scenarios/)"),
-    ("examples", "chaos_examples", "string", "Hypothesis examples per scenario (default 100)"),
+    (
+        "examples",
+        "chaos_examples",
+        "string",
+        "Hypothesis examples per scenario (default: the Hypothesis profile's max_examples, 100)",
+    ),
     (
         "seed",
         "chaos_seed",
@@ -99,7 +110,7 @@ class Settings:
         self,
         agent_spec: str | None,
         scenario_paths: list[Path],
-        examples: int,
+        examples: int | None,
         seed: int,
         report: Path,
         json_path: Path,
@@ -110,7 +121,8 @@ class Settings:
     ) -> None:
         self.agent_spec = agent_spec
         self.scenario_paths = scenario_paths
-        self.examples = examples
+        #: ``--chaos-examples`` (or its ini twin), if given; see :attr:`examples`.
+        self.examples_option = examples
         self.seed = seed
         self.report = report
         self.json = json_path
@@ -137,7 +149,7 @@ class Settings:
                 get("chaos_agent"), get("chaos_agent_cmd"), get("chaos_agent_url")
             ),
             scenario_paths=[_absolute(root, p) for p in paths],
-            examples=_integer(get("chaos_examples"), "--chaos-examples", default=100),
+            examples=_integer(get("chaos_examples"), "--chaos-examples", default=None),
             seed=seed,
             report=_absolute(root, report),
             json_path=_absolute(root, json_path),
@@ -146,6 +158,18 @@ class Settings:
             shard=_shard(get("chaos_shard"), get("chaos_agent") or None),
             search=agent_search(config),
         )
+
+    @property
+    def examples(self) -> int:
+        """``--chaos-examples`` if given, else the active Hypothesis profile's ``max_examples``
+        (``settings.load_profile`` in conftest.py, or ``--hypothesis-profile``)."""
+        if self.examples_option is not None:
+            return self.examples_option
+        if "hypothesis" not in sys.modules:
+            return DEFAULT_EXAMPLES  # no profile can be loaded without importing Hypothesis
+        from chaoskit.engine.hypothesis import profile_examples
+
+        return profile_examples()
 
     def agent(self) -> Agent:
         if self._agent is None:
@@ -200,7 +224,7 @@ def _absolute(root: Path, path: str | Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def _integer(value: Any, option: str, *, default: int, minimum: int = 1) -> int:
+def _integer(value: Any, option: str, *, default: Any, minimum: int = 1) -> Any:
     if value in (None, ""):
         return default
     try:
@@ -248,10 +272,23 @@ def _seed(config: pytest.Config, value: Any) -> tuple[int, bool]:
     if workerinput is not None and "chaoskit_seed" in workerinput:
         # xdist: the controller decided; a worker explores exactly as it would.
         return int(workerinput["chaoskit_seed"]), not workerinput.get("chaoskit_database", False)
+    forced = config.getoption("hypothesis_seed", None)  # None too when Hypothesis's plugin is off
+    if forced not in (None, ""):
+        return _seed_from(str(forced)), True
     # In CI a fixed seed keeps runs derandomised; locally a fresh one explores more.
     if os.environ.get("CI"):
         return 0, True
     return random.randrange(2**31), False
+
+
+def _seed_from(text: str) -> int:
+    """``--hypothesis-seed`` as a chaos seed: the number itself, or a digest of any other text
+    (Hypothesis accepts both)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    return number if number >= 0 else zlib.crc32(text.encode())
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -277,7 +314,10 @@ def explore_scenario(
     agent: Agent,
     agent_name: str,
     examples: int | None = None,
+    item: pytest.Item | None = None,
 ) -> ScenarioResult:
+    """Explore with the session's settings; with ``--hypothesis-show-statistics``, Hypothesis's
+    statistics of the search go to ``item`` for Hypothesis's own summary to print."""
     from chaoskit.engine import EngineSettings, explore
 
     settings = config.stash[SETTINGS]
@@ -288,8 +328,26 @@ def explore_scenario(
         wall_guard=settings.wall_seconds,
     )
     return explore(
-        scenario, agent, agent_name=agent_name, config=engine, progress=_progress(config)
+        scenario,
+        agent,
+        agent_name=agent_name,
+        config=engine,
+        progress=_progress(config),
+        statistics=_statistics(config, item),
     )
+
+
+def _statistics(config: pytest.Config, item: pytest.Item | None) -> Any:
+    if item is None or not config.getoption("hypothesis_show_statistics", False):
+        return None
+
+    def keep(described: str) -> None:
+        # Hypothesis's plugin prints an item's ``hypothesis_statistics`` in its summary (and
+        # ships it from xdist workers), as for any @given test.
+        before = getattr(item, "hypothesis_statistics", None) or f"{item.nodeid}:"
+        item.hypothesis_statistics = f"{before}\n\n{described}"  # type: ignore[attr-defined]
+
+    return keep
 
 
 def _progress(config: pytest.Config) -> Any:
