@@ -4,6 +4,7 @@ finds code; built-in scenarios known by name; ``python -m chaoskit``."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -186,3 +187,34 @@ def test_recording_results_imports_neither_hypothesis_nor_the_world() -> None:
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.strip() == "[]"
+
+
+def test_a_new_users_project_runs_from_its_root_without_being_installed(tmp_path: Path) -> None:
+    """The issue's first ten minutes, as a user types them: an agent module and a scenario file
+    of their own, nothing installed or on PYTHONPATH, the `pytest` and `chaoskit` scripts."""
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "agent.py").write_text(AGENTS)
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "mine.toml").write_text(REFUND.replace("refund-timeout", "mine"))
+    scripts = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+
+    seed = ("--chaos-seed=1", "--chaos-examples=10")
+    by_pytest = run(str(scripts / "pytest"), "-p", "no:cacheprovider", *seed,
+                    "--chaos-agent=shop.agent:hardened")  # fmt: skip
+    assert by_pytest.returncode == 0, by_pytest.stdout + by_pytest.stderr
+    assert "1 passed" in by_pytest.stdout
+    options = ("--agent", "shop.agent:hardened", "--seed", "1", "--examples", "10")
+    by_command = run(str(scripts / "chaoskit"), "run", *options)
+    assert by_command.returncode == 0, by_command.stdout + by_command.stderr
+    assert "chaoskit: scenarios from ./scenarios" in by_command.stdout
+    assert "mine-after-commit [shop.agent:hardened]" in by_command.stdout
+    builtin = run(str(scripts / "chaoskit"), "run", *options, "refund-timeout-after-commit")
+    assert builtin.returncode == 0, builtin.stdout + builtin.stderr
+    assert "refund-timeout-after-commit [shop.agent:hardened]" in builtin.stdout
