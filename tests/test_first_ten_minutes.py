@@ -13,7 +13,7 @@ import pytest
 
 from chaoskit.cli.main import main
 from chaoskit.scenarios import builtin_scenarios
-from tests.test_cli import HARDENED
+from tests.test_cli import HARDENED, NAIVE
 from tests.test_plugin import AGENTS, REFUND
 
 pytest_plugins = ["pytester"]
@@ -109,6 +109,11 @@ def test_run_resolves_a_builtin_scenario_by_name_outside_a_checkout(
         capsys.readouterr().out
     )
     assert (tmp_path / "reports" / "chaoskit.json").exists()
+    naive = ["run", "--agent", NAIVE, "--examples", "20", "--seed", "1"]
+    assert main([*naive, "refund-timeout-after-commit"]) == 1
+    assert f"reproduce: chaoskit run --agent {NAIVE} --seed 1 refund-timeout-after-commit\n" in (
+        capsys.readouterr().out
+    )
 
 
 def test_a_name_that_is_neither_a_file_nor_a_builtin_gets_a_did_you_mean(

@@ -195,8 +195,11 @@ def _not_exercised(scenario: Scenario, tally: Tally) -> tuple[str, ...]:
 
 
 def _reproduction(scenario: Scenario, agent_name: str, config: EngineSettings) -> str:
+    from chaoskit.scenarios.load import builtin_name
+
     seed = f" --seed {config.seed}" if config.seed is not None else ""
-    where = scenario.source or scenario.name
+    # A built-in is run by its name: its file's path is inside the installed package.
+    where = (scenario.source and builtin_name(scenario.source)) or scenario.source or scenario.name
     return f"chaoskit run {agent_option(agent_name)}{seed} {where}"
 
 

@@ -14,6 +14,7 @@ from chaoskit.scenarios.model import Scenario
 from chaoskit.scenarios.validate import validate
 
 __all__ = [
+    "builtin_name",
     "builtin_scenarios",
     "load_scenario",
     "load_scenarios",
@@ -66,6 +67,21 @@ def builtin_scenarios() -> list[Path]:
 
     folder = resources.files("chaoskit.scenarios.builtin")
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
+
+
+def builtin_name(source: str | Path) -> str | None:
+    """The name a scenario file shipped with chaoskit is run by, else ``None``.
+
+    >>> builtin_name(builtin_scenarios()[0]) is not None
+    True
+    """
+    from importlib import resources
+
+    path = Path(source).resolve()
+    folder = Path(str(resources.files("chaoskit.scenarios.builtin"))).resolve()
+    if path.parent != folder or path.suffix != ".toml":
+        return None
+    return path.stem.replace("_", "-")
 
 
 def resolve_scenario(ref: str | Path) -> Scenario:
