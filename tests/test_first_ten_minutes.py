@@ -223,3 +223,8 @@ def test_a_new_users_project_runs_from_its_root_without_being_installed(tmp_path
     builtin = run(str(scripts / "chaoskit"), "run", *options, "refund-timeout-after-commit")
     assert builtin.returncode == 0, builtin.stdout + builtin.stderr
     assert "refund-timeout-after-commit [shop.agent:hardened]" in builtin.stdout
+    caught = run(str(scripts / "chaoskit"), "run", "--agent", "shop.agent:naive", "--seed", "1")
+    assert caught.returncode == 1, caught.stdout + caught.stderr
+    replayed = run(str(scripts / "chaoskit"), "replay", "reports/chaoskit.json")
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "still fails on the recorded schedule (reproduced exactly)" in replayed.stdout
