@@ -597,3 +597,62 @@ def test_loading_a_file_that_does_not_match_the_schema_lists_the_fields(tmp_path
     path.write_text(json.dumps(data))
     with pytest.raises(UsageError, match=r"r\.json does not match the results schema: agent"):
         load_results(path)
+
+
+# --- agent labels: short, and never cut where two agents differ ------------------------------
+
+
+def test_agents_sharing_a_module_path_are_labelled_by_what_differs() -> None:
+    from chaoskit.report.html import agent_labels
+
+    labels = agent_labels(
+        [
+            "chaoskit.examples.agents.orchestrator:naive",
+            "chaoskit.examples.agents.orchestrator:hardened",
+            "chaoskit.examples.agents.pydantic_ai_agent:hardened",
+        ]
+    )
+    assert list(labels.values()) == [
+        "orchestrator:naive",
+        "orchestrator:hardened",
+        "pydantic_ai_agent:hardened",
+    ]
+
+
+def test_one_agent_keeps_its_whole_name_when_it_fits() -> None:
+    from chaoskit.report.html import agent_labels
+
+    assert agent_labels(["myshop.agent:refund_agent"]) == {
+        "myshop.agent:refund_agent": "myshop.agent:refund_agent"
+    }
+
+
+def test_a_long_label_loses_its_start_or_its_middle_but_stays_unique() -> None:
+    from chaoskit.report.html import AGENT_LABEL_LIMIT, agent_labels
+
+    module = "a_very_long_module_name_for_the_support_team_agents"
+    tails = agent_labels([f"{module}:naive", f"{module}:hardened"])
+    assert list(tails.values()) == ["…" + f"{module}:naive"[-31:], "…" + f"{module}:hardened"[-31:]]
+    same_end = agent_labels([f"{module}_one:agent", f"{module}_two:agent"])
+    first, second = same_end.values()
+    assert first != second and "one" in first and "two" in second
+    assert all(len(label) <= AGENT_LABEL_LIMIT for label in [*tails.values(), first, second])
+
+
+def test_the_page_data_carries_each_runs_agent_label_and_cuts_no_secret_in_two() -> None:
+    secret = "sk_test_" + "a" * 40
+    run = make_result().model_copy(
+        update={
+            "scenarios": (
+                make_scenario().model_copy(update={"agent": f"shop.agents.refunds:{secret}"}),
+                make_scenario().model_copy(update={"agent": "shop.agents.refunds:naive"}),
+            )
+        }
+    )
+    data = report_data(run)
+    assert [s["agent_label"] for s in data["run"]["scenarios"]] == [
+        "refunds:[redacted]",
+        "refunds:naive",
+    ]
+    assert data["stats"]["agent_prefix"] == "shop.agents"
+    assert "aaaaaaaa" not in render_html(run)

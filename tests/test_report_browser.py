@@ -71,6 +71,7 @@ PROBE = """(() => {
       .filter(a => /^(href|src|srcset|action|formaction|data|xlink:href|poster)$/i.test(a.name))
       .map(a => a.value).filter(v => !/^#sc-[0-9]+$/.test(v)),
     title: document.title,
+    agentsTitle: (document.querySelector(".facts .many") || {}).title,
     gate: document.getElementById("gate").className,
     gateWord: document.querySelector("#gate .gate-word").textContent,
     interrupted: document.querySelectorAll("#interrupted").length,
@@ -84,7 +85,7 @@ PROBE = """(() => {
 # The elements the script draws, on top of the page's own.
 _DRAWN_TAGS = (
     "nav label input select option section h2 h3 h4 h5 table thead tbody tr th td a details "
-    "summary q ol pre code blockquote mark button svg g line text rect polygon circle"
+    "summary q ol pre code blockquote mark button svg g line text tspan rect polygon circle"
 )
 REPORT_DOM_TAGS = REPORT_TAGS | set(_DRAWN_TAGS.split())
 
@@ -179,20 +180,57 @@ FILTER = """(() => {
 })()"""
 
 
-def open_report(devtools: DevTools, page: str, tmp_path: Path) -> dict[str, Any]:
-    """Load ``page`` from a file, let it draw, and return the probe's findings."""
+# How the page fits its window: the matrix's widths, its heads, the agents' labels, and every
+# label of every picture measured against the picture that holds it.
+FIT = """(() => {
+  const matrix = document.getElementById("matrix");
+  const box = matrix.parentElement;
+  const labels = [...document.querySelectorAll("svg text")].map(t => {
+    const svg = t.ownerSVGElement, b = t.getBBox();
+    return {text: t.textContent.slice(0, 80), left: b.x, right: b.x + b.width,
+            width: svg.width.baseVal.value, lines: t.querySelectorAll("tspan").length};
+  });
+  return JSON.stringify({
+    window: window.innerWidth,
+    pageWidth: document.documentElement.scrollWidth,
+    matrixScroll: box.scrollWidth, matrixClient: box.clientWidth,
+    matrixRight: matrix.getBoundingClientRect().right,
+    heads: [...matrix.querySelectorAll("th.inv")].map(th => [th.textContent, th.title]),
+    agentLabels: [...matrix.querySelectorAll(".rowhead .agent")].map(a => [a.textContent, a.title]),
+    labels: labels,
+    clipped: labels.filter(l => l.left < 0 || l.right > l.width + 0.5),
+    evidence: [...document.querySelectorAll(".evidence li")].map(li => li.textContent),
+  });
+})()"""
+
+
+def open_report(
+    devtools: DevTools, page: str, tmp_path: Path, *, width: int = 1280
+) -> dict[str, Any]:
+    """Load ``page`` from a file in a window ``width`` pixels wide, let it draw, and return
+    the probe's findings."""
     path = tmp_path / "report.html"
     path.write_text(page, encoding="utf-8")
     target = devtools.call("Target.createTarget", url="about:blank")["targetId"]
     session = devtools.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
     for domain in ("Page", "Runtime", "Log"):
         devtools.call(f"{domain}.enable", session)
+    devtools.call(
+        "Emulation.setDeviceMetricsOverride",
+        session,
+        width=width,
+        height=900,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
     devtools.call("Page.addScriptToEvaluateOnNewDocument", session, source=WATCH)
     devtools.call("Page.navigate", session, url=path.as_uri())
     devtools.wait_for("Page.loadEventFired")
     devtools.call("Runtime.evaluate", session, expression=OPEN_ALL, awaitPromise=True)
     probe = devtools.call("Runtime.evaluate", session, expression=PROBE, returnByValue=True)
     found: dict[str, Any] = json.loads(probe["result"]["value"])
+    fit = devtools.call("Runtime.evaluate", session, expression=FIT, returnByValue=True)
+    found.update(json.loads(fit["result"]["value"]))
     filters = devtools.call("Runtime.evaluate", session, expression=FILTER, returnByValue=True)
     found["filters"] = json.loads(filters["result"]["value"])
     found["errors"] = _errors(devtools.events)
@@ -263,7 +301,9 @@ def test_the_injection_corpus_adds_nothing_to_the_live_dom(
     # Invariant names carry the payload, so each scenario brings three columns of its own.
     assert found["cells"] == len(short) * 3 * len(short)
     assert found["timelines"] == 3 * len(short)  # the counterexample and two samples each
-    assert "<script>alert(1)</script>" in found["title"]
+    # Many agents: the title counts them, the header's tooltip names each, as text.
+    assert found["title"] == f"chaoskit FAIL \u00b7 {len(short)} agents"
+    assert "naive<script>alert(1)</script>" in found["agentsTitle"].split("\n")
     # Every invalid input is listed, its payload drawn as text; the gate fails.
     assert len(found["invalid"]) == len(short)
     assert "bad<script>alert(1)</script>.toml" in found["invalid"][0]
@@ -316,6 +356,20 @@ def test_a_storm_is_drawn_as_one_decision_and_other_failures_get_stories(
     assert f"storming {hit} calls" in found["faultItems"][0]
     assert any(t.startswith("Another failure: ") and "threads_left" in t for t in found["stories"])
     assert any("refused: dns api.example.org:443 (aiohttp)" in n for n in found["notes"])
+    # The timeline draws the storm's first call, then one row for all the others (per story).
+    first, after, last = storm.counterexample.faults[0], storm.counterexample.faults[1].call, None
+    last = storm.counterexample.faults[-1].call
+    folded = [n for n in found["notes"] if "more calls to payments POST /v1/refunds" in n]
+    assert len(folded) == 2 and folded[0] == folded[1]
+    assert folded[0].startswith(f"#{after}\u2013#{last} \u21bb {hit - 1} more calls to ")
+    assert "each \u26a1 server_error \u2192 503 api_error" in folded[0]
+    calls = [n for n in found["notes"] if "POST /v1/refunds" in n]
+    assert len(calls) < 20, calls  # 30 calls would be 90 lines
+    assert any(n.startswith(f"#{first.call} \u26a1 server_error") for n in found["notes"])
+    # Evidence: the calls each violated verdict names are one line per verdict, not ten.
+    verdicts = sum(v.status == "violated" for v in storm.counterexample.verdicts)
+    assert len(found["evidence"]) == 2 * verdicts
+    assert all(" alike, the last: call #" in line for line in found["evidence"])
 
 
 def test_the_csp_blocks_markup_slipped_into_a_page(browser: DevTools, tmp_path: Path) -> None:
@@ -327,3 +381,126 @@ def test_the_csp_blocks_markup_slipped_into_a_page(browser: DevTools, tmp_path: 
     assert found["title"] != "pwned"
     assert found["csp"], "the CSP violation was not reported"
     assert any("Content Security Policy" in error for error in found["errors"]), found["errors"]
+
+
+AGENTS_MODULE = "myshop.support.agents.orchestrator"
+EXPECTED = ("expect: 1 refund.created charge={order.charge_id}", "expect: 0 email.sent")
+
+
+def every_invariant_run() -> RunResult:
+    """Every built-in scenario against a naive and a hardened agent, each judged by all 14
+    invariants and two expectations: the widest matrix the built-in catalogue can make."""
+    from chaoskit.invariants import REGISTRY
+    from chaoskit.results import InvariantSummary
+    from chaoskit.scenarios import builtin_scenarios
+
+    runs = []
+    for agent in ("naive", "hardened"):
+        for i, file in enumerate(builtin_scenarios()):
+            summaries = tuple(
+                InvariantSummary(invariant=name, status="violated", held=197, violated=3)
+                if agent == "naive" and j % 4 == i % 4
+                else InvariantSummary(invariant=name, status="held", held=200)
+                for j, name in enumerate([*REGISTRY, *EXPECTED])
+            )
+            run = make_scenario(index=i).model_copy(
+                update={
+                    "scenario": file.stem.replace("_", "-"),
+                    "agent": f"{AGENTS_MODULE}:{agent}",
+                    "invariants": summaries,
+                }
+            )
+            runs.append(run)
+    return make_result().model_copy(update={"scenarios": tuple(runs)})
+
+
+def test_the_matrix_of_all_fourteen_invariants_fits_a_1280_pixel_window(
+    browser: DevTools, tmp_path: Path
+) -> None:
+    from chaoskit.invariants import REGISTRY
+
+    found = open_report(browser, render_html(every_invariant_run()), tmp_path, width=1280)
+    assert found["errors"] == [] and found["csp"] == []
+    assert found["window"] == 1280
+    # Fourteen invariant columns, named in full; the expectations share one column.
+    assert [text for text, _ in found["heads"]] == [*REGISTRY, "expect"]
+    assert [title for title, _ in found["heads"][:14]] == list(REGISTRY)
+    assert found["matrixScroll"] <= found["matrixClient"], found
+    assert found["matrixRight"] <= 1280 and found["pageWidth"] <= 1280
+
+
+def test_a_narrower_window_does_make_the_matrix_scroll(browser: DevTools, tmp_path: Path) -> None:
+    """The negative control: the measure above can fail."""
+    found = open_report(browser, render_html(every_invariant_run()), tmp_path, width=900)
+    assert found["matrixScroll"] > found["matrixClient"]
+
+
+def test_agents_that_differ_by_one_word_keep_that_word_and_their_full_name(
+    browser: DevTools, tmp_path: Path
+) -> None:
+    found = open_report(browser, render_html(every_invariant_run()), tmp_path)
+    assert set(map(tuple, found["agentLabels"])) == {
+        ("orchestrator:naive", f"{AGENTS_MODULE}:naive"),
+        ("orchestrator:hardened", f"{AGENTS_MODULE}:hardened"),
+    }
+
+
+def test_no_label_of_a_timeline_or_chart_is_clipped(
+    browser: DevTools, engine_run: RunResult, tmp_path: Path
+) -> None:
+    # Wide characters take two columns; a word longer than a line must still be cut to fit.
+    text = "返金を二重に" * 12 + " " + "x" * 300
+    scenarios = (*engine_run.scenarios, make_scenario(text, index=1))
+    result = engine_run.model_copy(update={"scenarios": scenarios})
+    found = open_report(browser, render_html(result), tmp_path)
+    assert found["errors"] == [] and found["csp"] == []
+    assert len(found["labels"]) > 100
+    assert found["clipped"] == []
+    assert max(label["lines"] for label in found["labels"]) >= 2  # long notes wrap
+    assert any(label["right"] > 600 for label in found["labels"])  # and are long
+
+
+def committing_storm(calls: int) -> RunResult:
+    """A 5xx storm after commit: one decision, ``calls`` calls, every one of them committed."""
+    from chaoskit.results import Decision, Example, FiredFault
+    from chaoskit.world.trace import CommitEvent, FaultEvent, RequestEvent, ResponseEvent
+
+    rule = "server_error @ payments: POST /v1/refunds"
+    events: list[Any] = []
+    for call in range(1, calls + 1):
+        at = float(call - 1)
+        for cls, fields in (
+            (RequestEvent, {"client": "httpx", "backend": "payments", "method": "POST",
+                            "path": "/v1/refunds", "route": "POST /v1/refunds"}),
+            (CommitEvent, {"backend": "payments", "effect": "refund.created",
+                           "object_id": f"re_{call}", "ledger_seq": call - 1}),
+            (FaultEvent, {"fault": "server_error", "rule": rule}),
+            (ResponseEvent, {"status": 500, "error_code": "api_error"}),
+        ):  # fmt: skip
+            events.append(cls(seq=len(events), at=at, call=call, **fields))
+    faults = tuple(
+        FiredFault(call=c, at=float(c - 1), backend="payments", route="POST /v1/refunds",
+                   kind="server_error", rule=rule)
+        for c in range(1, calls + 1)
+    )  # fmt: skip
+    example: Example = make_scenario().counterexample.model_copy(  # type: ignore[union-attr]
+        update={
+            "trace": tuple(events),
+            "faults": faults,
+            "decisions": (Decision(call=1, rule=rule),),
+        }
+    )
+    scenario = make_scenario().model_copy(update={"counterexample": example, "samples": ()})
+    return make_result().model_copy(update={"scenarios": (scenario,)})
+
+
+def test_a_storm_folded_in_the_timeline_still_counts_what_it_committed(
+    browser: DevTools, tmp_path: Path
+) -> None:
+    found = open_report(browser, render_html(committing_storm(12)), tmp_path)
+    assert found["errors"] == [] and found["csp"] == []
+    (folded,) = [n for n in found["notes"] if "\u21bb" in n]
+    assert folded.startswith("#2\u2013#12 \u21bb 11 more calls to payments POST /v1/refunds")
+    assert "\u2192 500 api_error, 11 commits among them, t=1 s to 11 s" in folded
+    (commit,) = [n for n in found["notes"] if "commit refund.created" in n]
+    assert commit.startswith("#1 commit refund.created re_1")

@@ -21,7 +21,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -35,9 +35,12 @@ from chaoskit.core.errors import UsageError
 from chaoskit.results import READABLE_SCHEMA_VERSIONS, SCHEMA_VERSION, RunResult
 
 __all__ = [
+    "AGENT_LABEL_LIMIT",
     "FAILING_TRACE_EVENTS",
     "PASSING_TRACE_EVENTS",
     "TEXT_LIMIT",
+    "agent_labels",
+    "agent_prefix",
     "embed_json",
     "load_results",
     "redact",
@@ -51,6 +54,8 @@ __all__ = [
 FAILING_TRACE_EVENTS = 400
 #: Trace events embedded per passing sample: enough to show what a good run looks like.
 PASSING_TRACE_EVENTS = 40
+#: Characters of an agent's label in the matrix and on the cards (the full name is its title).
+AGENT_LABEL_LIMIT = 32
 #: Ledger entries embedded per backend and evidence items per verdict.
 LIST_LIMIT = 200
 #: Characters kept of any one string; longer strings are cut with a note of how much was cut.
@@ -215,11 +220,17 @@ def _invalid_message(file: Path, problem: ValidationError) -> str:
 
 
 def report_data(result: RunResult) -> dict[str, Any]:
-    """The data the page draws: the run (redacted, size-capped) and precomputed statistics."""
+    """The data the page draws: the run (redacted, size-capped) and precomputed statistics.
+
+    Each scenario run also gets ``agent_label``, its agent's short name (see
+    :func:`agent_labels`).
+    """
     run = result.model_dump(mode="json", exclude_none=True)
+    labels = _redacted_labels([r.agent for r in result.scenarios])
     for scenario in run["scenarios"]:
         _cap_scenario(scenario)
-    data = {"run": run, "stats": _stats(result)}
+        scenario["agent_label"] = labels[scenario["agent"]]
+    data = {"run": run, "stats": _stats(result, labels)}
     cleaned: dict[str, Any] = redact(data, text=_redact_and_cut)
     return cleaned
 
@@ -292,16 +303,79 @@ def _cap_example(example: dict[str, Any], events: int) -> None:
         verdict["evidence"] = verdict["evidence"][:LIST_LIMIT]
 
 
-def _stats(result: RunResult) -> dict[str, Any]:
+def agent_labels(names: Iterable[str], *, limit: int = AGENT_LABEL_LIMIT) -> dict[str, str]:
+    """A short label per agent name that keeps what tells the agents apart.
+
+    The module path all the agents share is dropped, but their last module stays, so a label
+    still says where the agent lives; one agent whose name fits keeps it whole. A label still
+    longer than ``limit`` characters loses its start (``…refunds:naive``), or its middle when
+    that would make two labels the same. Names are never cut where two agents differ:
+    ``….orchestrator:naive`` and ``….orchestrator:hardened`` stay apart.
+
+    >>> agent_labels(["shop.agents.refunds:naive", "shop.agents.refunds:hardened"])
+    {'shop.agents.refunds:naive': 'refunds:naive', 'shop.agents.refunds:hardened': \
+'refunds:hardened'}
+    """
+    unique = list(dict.fromkeys(names))
+    alone = len(unique) == 1 and len(unique[0]) <= limit
+    prefix = "" if alone else _shared_modules(unique)
+    short = {name: name[len(prefix) :] if prefix else name for name in unique}
+    for cut in (_cut_start, _cut_middle):
+        labels = {name: cut(label, limit) for name, label in short.items()}
+        if len(set(labels.values())) == len(labels):
+            return labels
+    return short
+
+
+def _redacted_labels(names: list[str]) -> dict[str, str]:
+    # Labelled after redaction: a cut must never leave a fragment of a secret unrecognised.
+    clean = {name: redact_text(name) for name in dict.fromkeys(names)}
+    labels = agent_labels(clean.values())
+    return {name: labels[text] for name, text in clean.items()}
+
+
+def agent_prefix(names: Iterable[str]) -> str:
+    """The module path every agent shares, as dropped by :func:`agent_labels` (may be empty)."""
+    return _shared_modules(list(dict.fromkeys(names))).rstrip(".")
+
+
+def _shared_modules(names: list[str]) -> str:
+    """``"a.b."`` when every name is ``a.b.<module>[.…][:callable]``; the last module stays."""
+    paths = [name.split(":", 1)[0].split(".")[:-1] for name in names]
+    if not paths:
+        return ""
+    shared: list[str] = []
+    for parts in zip(*paths, strict=False):
+        if len(set(parts)) != 1 or not parts[0]:
+            break
+        shared.append(parts[0])
+    return "".join(f"{part}." for part in shared)
+
+
+def _cut_start(label: str, limit: int) -> str:
+    return label if len(label) <= limit else "…" + label[-(limit - 1) :]
+
+
+def _cut_middle(label: str, limit: int) -> str:
+    if len(label) <= limit:
+        return label
+    head = (limit - 1) // 3
+    return label[:head] + "…" + label[-(limit - 1 - head) :]
+
+
+def _stats(result: RunResult, labels: dict[str, str]) -> dict[str, Any]:
     statuses = ("held", "violated", "not_exercised", "error", "interrupted")
     by_status = {s: sum(r.status == s for r in result.scenarios) for s in statuses}
+    agents = sorted({r.agent for r in result.scenarios}) or [result.agent]
     return {
         "passed": result.passed,
         "gate": result.gate,
         "invalid": len(result.invalid),
         "scenarios": len(result.scenarios),
         "by_status": by_status,
-        "agents": sorted({r.agent for r in result.scenarios}) or [result.agent],
+        "agents": agents,
+        "agent_labels": [labels.get(a, a) for a in agents],
+        "agent_prefix": agent_prefix(agents) if len(agents) > 1 else "",
         "examples": sum(r.examples for r in result.scenarios),
         "examples_with_faults": sum(r.coverage.examples_with_faults for r in result.scenarios),
         "faults_fired": sum(

@@ -17,7 +17,7 @@
   ]);
   var SVG_ATTRS = new Set([
     "class", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "width", "height",
-    "viewBox", "points", "text-anchor", "role", "aria-label"
+    "viewBox", "points", "text-anchor", "role", "aria-label", "dy"
   ]);
   var INVISIBLE = /[\u0000-\u0008\u000b-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
   var STATUS_WORD = {
@@ -120,6 +120,32 @@
 
   // --- data helpers -------------------------------------------------------------------------
 
+  function isExpectation(name) {
+    return String(name).indexOf("expect: ") === 0;
+  }
+
+  /** The matrix's columns: one per invariant, and one for all of a scenario's expectations. */
+  function matrixColumns() {
+    var names = allInvariants();
+    var columns = names.filter(function (n) { return !isExpectation(n); }).map(function (n) {
+      return { key: n, label: n, title: n, names: [n] };
+    });
+    var expected = names.filter(isExpectation);
+    if (expected.length) {
+      columns.push({ key: "expect", label: "expect", names: expected,
+        title: "expect: the end state each scenario expects ([[expect]] tables)" });
+    }
+    return columns;
+  }
+
+  function showsColumn(key, invariant) {
+    return invariant === null || key === invariant || (key === "expect" && isExpectation(invariant));
+  }
+
+  function agentLabel(sc) {
+    return h("span", { class: "agent", title: show(sc.agent) }, u(sc.agent_label || sc.agent));
+  }
+
   function allInvariants() {
     var seen = [];
     SCENARIOS.forEach(function (sc) {
@@ -151,6 +177,25 @@
     app.textContent = "";
     append(app, [interruption(), invalidInputs(), toolbar(), statistics(), matrix(), scenarioCards()]);
     applyFilters();
+    fitPictures(document);
+    // Closed sections are not laid out: fit their pictures when they open (samples draw then).
+    document.addEventListener("toggle", function (event) {
+      setTimeout(function () { fitPictures(event.target); }, 0);
+    }, true);
+  }
+
+  /** Fonts differ between machines: widen a picture whose text reaches past its right edge. */
+  function fitPictures(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("svg").forEach(function (svg) {
+      var box = svg.getBBox();
+      var width = Number(svg.getAttribute("width"));
+      var need = Math.ceil(box.x + box.width + 8);
+      if (box.width && need > width) {
+        svg.setAttribute("width", need);
+        svg.setAttribute("viewBox", "0 0 " + need + " " + svg.getAttribute("height"));
+      }
+    });
   }
 
   function toolbar() {
@@ -192,7 +237,7 @@
     filterables.forEach(function (item) {
       var visible = true;
       if (item.column !== undefined) {
-        visible = invariant === null || item.column === invariant;
+        visible = showsColumn(item.column, invariant);
       } else {
         if (only && item.status !== "violated") visible = false;
         if (scenario !== null && item.scenario !== scenario) visible = false;
@@ -257,15 +302,15 @@
   // --- matrix -------------------------------------------------------------------------------
 
   function matrix() {
-    var invariants = allInvariants();
+    var columns = matrixColumns();
     var head = h("tr", null, h("th", { scope: "col", class: "corner" }, "scenario \u00d7 agent"));
-    invariants.forEach(function (name) {
-      append(head, register(h("th", { scope: "col", class: "inv mono", title: show(name) },
-        clip(name, 48)), { column: name }));
+    columns.forEach(function (col) {
+      append(head, register(h("th", { scope: "col", class: "inv", title: show(col.title) },
+        h("span", { class: "mono" }, clip(col.label, 34))), { column: col.key }));
     });
     var body = h("tbody");
     SCENARIOS.forEach(function (sc, index) {
-      append(body, matrixRow(sc, index, invariants));
+      append(body, matrixRow(sc, index, columns));
     });
     var table = h("table", { class: "matrix", id: "matrix" }, [h("thead", null, head), body]);
     return h("section", { class: "panel" }, [
@@ -277,37 +322,56 @@
     ]);
   }
 
-  function matrixRow(sc, index, invariants) {
+  function matrixRow(sc, index, columns) {
     var name = h("th", { scope: "row", class: "rowhead" }, [
-      h("a", { href: "#sc-" + index, class: "mono" }, clip(sc.scenario, 60)),
-      h("span", { class: "agent" }, u(clip(sc.agent, 40))),
-      badge(sc.status)
+      h("a", { href: "#sc-" + index, class: "mono", title: show(sc.scenario) }, clip(sc.scenario, 60)),
+      h("span", { class: "who" }, [agentLabel(sc), badge(sc.status)])
     ]);
     var row = h("tr", { class: "row st-row-" + sc.status }, name);
     if (sc.status === "error") {
-      append(row, h("td", { class: "cell st-error", colspan: String(Math.max(1, invariants.length)) },
+      append(row, h("td", { class: "cell st-error", colspan: String(Math.max(1, columns.length)) },
         clip(sc.error || "error", 200)));
     } else {
-      invariants.forEach(function (inv) { append(row, matrixCell(sc, inv)); });
+      columns.forEach(function (col) { append(row, matrixCell(sc, col)); });
     }
     return register(row, itemFor(sc));
   }
 
-  function matrixCell(sc, name) {
-    var summary = (sc.invariants || []).find(function (inv) { return inv.invariant === name; });
-    if (!summary) {
+  var WORST = ["violated", "unknown", "held"];
+
+  function matrixCell(sc, col) {
+    var summaries = (sc.invariants || []).filter(function (inv) {
+      return col.names.indexOf(inv.invariant) >= 0;
+    });
+    if (!summaries.length) {
       return register(h("td", { class: "cell na", title: "not part of this scenario" }, "\u2014"),
-        { column: name });
+        { column: col.key });
     }
-    var total = (summary.held || 0) + (summary.violated || 0) + (summary.unknown || 0);
-    var detail = summary.status === "violated" ? summary.violated + " of " + total
-      : summary.status === "held" ? String(summary.held)
-      : summary.status === "unknown" ? summary.unknown + " of " + total : "";
-    var cell = h("td", { class: "cell st-" + summary.status, title: show(summary.reason || "") }, [
+    // Several expectations share a column: it shows the worst, its title lists each.
+    var summary = summaries.slice().sort(function (a, b) {
+      return rank(a.status) - rank(b.status);
+    })[0];
+    var detail = countText(summary);
+    var title = summaries.length === 1 ? show(summary.reason || "") : summaries.map(function (inv) {
+      return show(inv.invariant) + ": " + (STATUS_WORD[inv.status] || inv.status) + " " + countText(inv);
+    }).join("\n");
+    var cell = h("td", { class: "cell st-" + summary.status, title: title }, [
       h("span", { class: "word" }, STATUS_WORD[summary.status] || summary.status),
       detail ? h("span", { class: "count" }, detail) : null
     ]);
-    return register(cell, { column: name });
+    return register(cell, { column: col.key });
+  }
+
+  function rank(status) {
+    var at = WORST.indexOf(status);
+    return at < 0 ? WORST.length : at;
+  }
+
+  function countText(summary) {
+    var total = (summary.held || 0) + (summary.violated || 0) + (summary.unknown || 0);
+    return summary.status === "violated" ? summary.violated + " of " + total
+      : summary.status === "held" ? String(summary.held)
+      : summary.status === "unknown" ? summary.unknown + " of " + total : "";
   }
 
   function legend() {
@@ -333,7 +397,7 @@
     var summary = h("summary", null, [
       badge(sc.status),
       h("span", { class: "sc-name mono" }, u(clip(sc.scenario, 120))),
-      h("span", { class: "agent" }, u(clip(sc.agent, 60))),
+      agentLabel(sc),
       h("span", { class: "muted" }, plural(sc.examples || 0, "example"))
     ]);
     var card = h("details", { class: "card st-card-" + sc.status, id: "sc-" + index,
@@ -436,9 +500,18 @@
 
   function verdictList(verdicts) {
     return h("div", { class: "verdicts" }, verdicts.map(function (v) {
-      var evidence = (v.evidence || []).map(function (e) {
-        return h("li", null, [h("span", { class: "chip" }, u(e.kind)), " ",
-          u(e.ref, "mono"), " ", longText(e.detail, 400)]);
+      var evidence = alikeRuns(v.evidence || []).map(function (run) {
+        var e = run[0], last = run[run.length - 1];
+        if (run.length < 3) {
+          return run.map(function (one) {
+            return h("li", null, [h("span", { class: "chip" }, u(one.kind)), " ",
+              u(one.ref, "mono"), " ", longText(one.detail, 400)]);
+          });
+        }
+        return h("li", { class: "alike" }, [h("span", { class: "chip" }, u(e.kind)), " ",
+          u(e.ref, "mono"), "\u2013", u(last.ref, "mono"), " ", longText(e.detail, 400),
+          h("span", { class: "muted" }, [" \u2026 " + run.length + " alike, the last: ",
+            longText(last.detail, 400)])]);
       });
       if (v.evidence_omitted) evidence.push(h("li", { class: "muted" }, "\u2026 " + v.evidence_omitted + " more"));
       return h("div", { class: "verdict" }, [
@@ -447,6 +520,20 @@
         evidence.length ? h("ul", { class: "evidence" }, evidence) : null
       ]);
     }));
+  }
+
+  /** Consecutive evidence items that differ only in call numbers and times (a storm's calls). */
+  function alikeRuns(list) {
+    var runs = [];
+    list.forEach(function (e) {
+      var last = runs.length ? runs[runs.length - 1] : null;
+      if (last && shape(last[0]) === shape(e)) last.push(e); else runs.push([e]);
+    });
+    return runs;
+  }
+
+  function shape(e) {
+    return show(e.kind) + "\u0000" + show(e.detail).replace(/#\d+/g, "#").replace(/\bt=[\d.]+/g, "t=");
   }
 
   function findingList(findings) {
@@ -564,7 +651,15 @@
 
   var LANE_W = 130;
   var ROW_H = 22;
-  var AXIS_W = 64;
+  var AXIS_W = 84;
+  // Notes are 11.5px monospace: 0.6 em a character, a little more for safety. A note wraps at
+  // NOTE_CHARS columns (wide characters count two) onto at most NOTE_LINES lines; the rest is
+  // in its title. The picture is as wide as the longest line, so no label is ever clipped.
+  var NOTE_CHAR_W = 7;
+  var NOTE_CHARS = 84;
+  var NOTE_LINES = 3;
+  var NOTE_LINE_H = 15;
+  var WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\ud800-\udbff][\udc00-\udfff]/;
 
   function timelineLanes(ex) {
     var lanes = ["agent"];
@@ -582,17 +677,24 @@
     var lanes = timelineLanes(ex);
     var laneX = function (lane) { return AXIS_W + 50 + lanes.indexOf(lane) * LANE_W; };
     var notesX = laneX("faults") + 60;
+    var width = notesX + NOTE_CHARS * NOTE_CHAR_W + 16;
     var g = { marks: s("g", { class: "marks" }), notes: s("g", { class: "notes" }), grid: s("g", { class: "grid" }) };
-    var state = { y: 44, at: 0, calls: {}, callY: {}, ended: {}, seen: {}, laneX: laneX, notesX: notesX };
+    var state = { y: 44, at: 0, calls: {}, callY: {}, ended: {}, seen: {}, laneX: laneX,
+      notesX: notesX, width: width, extra: 0 };
     tick(g, state, 0);
-    (ex.trace || []).forEach(function (e) { drawEvent(g, state, e); });
+    var trace = ex.trace || [];
+    var folds = stormFolds(ex, trace);
+    trace.forEach(function (e, i) {
+      var fold = folds[i];
+      if (!fold) return drawEvent(g, state, e);
+      if (!fold.drawn) drawFold(g, state, fold);
+    });
     drawReply(g, state, ex);
     var hidden = (ex.trace_omitted || 0) + (ex.trace_dropped || 0);
     if (hidden) {
       note(g, state, state.y, "\u2026 " + hidden + " more events not shown", "omitted");
-      state.y += ROW_H;
+      state.y += ROW_H + takeExtra(state);
     }
-    var width = notesX + 560;
     var height = state.y + 16;
     var svg = s("svg", { class: "timeline", width: width, height: height, viewBox: "0 0 " + width + " " + height,
       role: "img", "aria-label": "timeline of the counterexample" });
@@ -613,7 +715,7 @@
 
   function tick(g, state, at) {
     append(g.grid, [
-      s("line", { class: "tick", x1: 8, y1: state.y - 11, x2: state.notesX + 540, y2: state.y - 11 }),
+      s("line", { class: "tick", x1: 8, y1: state.y - 11, x2: state.width - 8, y2: state.y - 11 }),
       s("text", { class: "tick-label", x: AXIS_W, y: state.y - 14, "text-anchor": "end" }, "t=" + seconds(at))
     ]);
   }
@@ -628,9 +730,52 @@
     return start;
   }
 
+  /** A note beside the lanes, wrapped onto lines that fit the picture; its title holds it all. */
   function note(g, state, y, text, cls) {
+    var lines = wrapped(text, NOTE_CHARS, NOTE_LINES);
     append(g.notes, s("text", { class: "note " + (cls || ""), x: state.notesX, y: y + 4 },
-      [clip(text, 88), s("title", null, show(text))]));
+      lines.map(function (line, i) {
+        return s("tspan", { x: state.notesX, dy: i ? NOTE_LINE_H : 0 }, line);
+      }).concat([s("title", null, show(text))])));
+    state.extra = Math.max(state.extra, (lines.length - 1) * NOTE_LINE_H);
+  }
+
+  /** The room the last row's wrapped notes took below it, handed to the next row once. */
+  function takeExtra(state) {
+    var extra = state.extra;
+    state.extra = 0;
+    return extra;
+  }
+
+  function columns(c) {
+    return WIDE.test(c) ? 2 : 1;
+  }
+
+  /** ``text`` in lines of at most ``width`` columns (breaking at a space when one is near), at
+   * most ``most`` lines; a cut last line ends with an ellipsis. */
+  function wrapped(text, width, most) {
+    var chars = Array.from(show(text).slice(0, width * most * 2 + 2));
+    var lines = [], line = [], used = 0, at = 0;
+    for (; at < chars.length && lines.length < most; at++) {
+      var w = columns(chars[at]);
+      if (used + w > width) {
+        var space = line.lastIndexOf(" ");
+        var rest = space > width / 2 ? line.splice(space + 1) : [];
+        lines.push(line.join(""));
+        line = rest;
+        used = rest.reduce(function (n, c) { return n + columns(c); }, 0);
+        if (lines.length === most) { at -= rest.length; break; }
+      }
+      line.push(chars[at]);
+      used += w;
+    }
+    if (lines.length < most && line.length) lines.push(line.join(""));
+    if (at < chars.length || chars.length < Array.from(show(text)).length) {
+      var last = Array.from(lines.pop() || "");
+      while (last.length && last.reduce(function (n, c) { return n + columns(c); }, 0) > width - 1) last.pop();
+      lines.push(last.join("") + "\u2026");
+    }
+    return lines;
   }
 
   function drawEvent(g, state, e) {
@@ -639,7 +784,73 @@
     var draw = DRAW[e.kind];
     if (!draw) return;
     var used = draw(g, state, e, y, start);
-    if (used !== false) state.y += ROW_H;
+    if (used !== false) state.y += ROW_H + takeExtra(state);
+  }
+
+  /** Every call of a storm after its first (three calls or more), with the sleeps between them,
+   * folded into one row: trace index -> its fold. */
+  function stormFolds(ex, trace) {
+    var byCall = {};
+    decisions(ex).forEach(function (group) {
+      if (group.length < 3) return;
+      var fold = { head: group[0], faults: group.slice(1), drawn: false, outcomes: [], slept: 0,
+        commits: 0, from: null, to: 0 };
+      fold.faults.forEach(function (f) { byCall[f.call] = fold; });
+    });
+    var owner = trace.map(function (e) { return e.call === undefined ? null : byCall[e.call] || null; });
+    var folds = {};
+    trace.forEach(function (e, i) {
+      var fold = owner[i] || (e.kind === "sleep" ? between(owner, trace, i) : null);
+      if (!fold) return;
+      folds[i] = fold;
+      if (fold.from === null) fold.from = e.at;
+      fold.to = Math.max(fold.to, e.at);
+      if (e.kind === "sleep") fold.slept += Number(e.seconds || 0);
+      if (e.kind === "commit") fold.commits += 1;
+      var outcome = e.kind === "response" ? e.status + (e.error_code ? " " + e.error_code : "")
+        : e.kind === "exception" ? e.error : null;
+      if (outcome !== null && fold.outcomes.indexOf(outcome) < 0) fold.outcomes.push(outcome);
+    });
+    return folds;
+  }
+
+  /** The fold a sleep lies inside: the one owning the events on both sides of it. */
+  function between(owner, trace, i) {
+    var before = null, after = null, j;
+    for (j = i - 1; j >= 0 && trace[j].kind === "sleep"; j--);
+    if (j >= 0) before = owner[j];
+    for (j = i + 1; j < trace.length && trace[j].kind === "sleep"; j++);
+    if (j < trace.length) after = owner[j];
+    return before && before === after ? before : null;
+  }
+
+  function drawFold(g, state, fold) {
+    fold.drawn = true;
+    var first = fold.faults[0], last = fold.faults[fold.faults.length - 1];
+    var route = first.backend + " " + first.route;
+    advance(g, state, fold.from);
+    var y = state.y;
+    var x = state.laneX("faults");
+    var from = state.callY[fold.head.call] === undefined ? y : state.callY[fold.head.call];
+    arrow(g, state.laneX("agent"), state.laneX("backend:" + first.backend), y - 4, "request retry");
+    arrow(g, state.laneX("backend:" + first.backend), state.laneX("agent"), y + 4, "response bad");
+    append(g.marks, [
+      s("rect", { class: "fault-window", x: x - 9, y: from - 8, width: 18, height: y - from + 16, rx: 4 }),
+      s("polygon", { class: "fault", points: [x, y - 8, x + 8, y, x, y + 8, x - 8, y].join(" ") })
+    ]);
+    fold.faults.forEach(function (f) {
+      state.calls[f.call] = first.backend;
+      state.ended[f.call] = "failed";
+      (state.seen[route] = state.seen[route] || []).push(f.call);
+    });
+    note(g, state, y, "#" + first.call + "\u2013#" + last.call + " \u21bb " +
+      plural(fold.faults.length, "more call") + " to " + route + ", each \u26a1 " + first.kind +
+      (fold.outcomes.length ? " \u2192 " + fold.outcomes.join(" / ") : "") +
+      (fold.commits ? ", " + plural(fold.commits, "commit") + " among them" : "") + ", t=" +
+      seconds(fold.from) + " to " + seconds(fold.to) +
+      (fold.slept ? " (slept " + seconds(fold.slept) + " between)" : ""), "retry");
+    state.y += ROW_H + takeExtra(state);
+    advance(g, state, fold.to);
   }
 
   function arrow(g, x1, x2, y, cls) {
@@ -728,7 +939,7 @@
     var x = state.laneX("agent");
     append(g.marks, s("circle", { class: "reply-dot", cx: x, cy: state.y, r: 7 }));
     note(g, state, state.y, ex.reply ? "reply: \u201c" + ex.reply.text + "\u201d" : "no reply", "reply");
-    state.y += ROW_H;
+    state.y += ROW_H + takeExtra(state);
   }
 
   // --- coverage, sometimes, not exercised, budgets, samples ---------------------------------
@@ -743,13 +954,17 @@
     if (!rows.length) return append(box, h("p", { class: "muted" }, "No fault fired in any example."));
     var total = Math.max(1, sc.examples || 0);
     var height = rows.length * 40 + 4;
-    var svg = s("svg", { class: "bars", width: 420, height: height, viewBox: "0 0 420 " + height,
+    var longest = Math.max.apply(null, rows.map(function (row) {
+      return Array.from(clip(row[0] + " \u00b7 " + row[1], 64)).reduce(function (n, c) { return n + columns(c); }, 0);
+    }));
+    var width = Math.max(420, Math.ceil(longest * 7.4) + 8);
+    var svg = s("svg", { class: "bars", width: width, height: height, viewBox: "0 0 " + width + " " + height,
       role: "img", "aria-label": "faults fired per route" });
     rows.forEach(function (row, i) {
       var y = i * 40;
       var w = Math.max(2, Math.min(1, row[2] / total) * 300);
       append(svg, [
-        s("text", { class: "bar-label", x: 0, y: y + 12 }, [clip(row[0] + " \u00b7 " + row[1], 60),
+        s("text", { class: "bar-label", x: 0, y: y + 12 }, [clip(row[0] + " \u00b7 " + row[1], 64),
           s("title", null, show(row[0] + " · " + row[1]))]),
         s("rect", { class: "bar-bg", x: 0, y: y + 18, width: 300, height: 14, rx: 3 }),
         s("rect", { class: "bar", x: 0, y: y + 18, width: w, height: 14, rx: 3 }),
