@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from chaoskit._version import __version__
+from chaoskit.core.lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from chaoskit.core.agent import Agent, Budget, Claim, Principal, Reply, Task
@@ -165,14 +165,4 @@ _HOMES: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'chaoskit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names("chaoskit", globals(), _HOMES)

@@ -13,8 +13,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from chaoskit.core.lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from chaoskit.engine.external import command_agent, service_agent
@@ -49,10 +50,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'chaoskit.engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _lazy_names("chaoskit.engine", globals(), _HOMES)
