@@ -323,3 +323,22 @@ def test_the_wall_limit_is_an_option_of_run(
     assert any("0.2 s of real time" in m for m in messages), messages
     with pytest.raises(SystemExit):
         main([*args, "--wall-seconds", "0", str(scenario_file)])
+
+
+@pytest.mark.parametrize("command", [["scenarios"], ["fakes", "payments"]])
+def test_a_reader_that_has_gone_ends_the_command_quietly(command: list[str]) -> None:
+    # `chaoskit scenarios | head`: the pipe's reading end is closed before anything is written.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "chaoskit", *command],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert done.stderr == ""
+    assert done.returncode == 0

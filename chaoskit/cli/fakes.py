@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
 
@@ -55,19 +53,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     cls = backend_class(args.backend)
     if args.openapi:
-        _print(json.dumps(openapi(cls), indent=2, ensure_ascii=False))
+        print(json.dumps(openapi(cls), indent=2, ensure_ascii=False), flush=True)
     else:
-        _print(describe(reference(cls)))
+        print(describe(reference(cls)), flush=True)
     return 0
-
-
-def _print(text: str) -> None:
-    """Print, quietly stopping when the reader has gone (``chaoskit fakes crm | head``)."""
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:
-        # Python would complain again when flushing stdout at exit: point it at nothing.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def listing(classes: list[type[FakeBackend]]) -> str:
