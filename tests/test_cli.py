@@ -342,3 +342,28 @@ def test_a_reader_that_has_gone_ends_the_command_quietly(command: list[str]) -> 
         os.close(write_end)
     assert done.stderr == ""
     assert done.returncode == 0
+
+
+def test_replay_from_another_folder_finds_the_relative_scenario_file_of_the_run(
+    tmp_path: Path,
+    scenario_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the run names its file relatively: scenarios/refund.toml
+    main(["run", "--agent", NAIVE, "--examples", "30", "--seed", "3",
+          "--report", "reports/chaoskit.html", "scenarios/refund.toml"])  # fmt: skip
+    results = tmp_path / "reports" / "chaoskit.json"
+    assert json.loads(results.read_text())["scenarios"][0]["source"] == "scenarios/refund.toml"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main(["replay", str(results)]) == 1
+    assert "still fails on the recorded schedule" in capsys.readouterr().out
+    # Results moved away from the project: say where to run it from, not a missing file.
+    moved = tmp_path / "a" / "b" / "chaoskit.json"
+    moved.parent.mkdir(parents=True)
+    moved.write_text(results.read_text())
+    assert main(["replay", str(moved)]) == 4
+    assert "Run `chaoskit replay` from the folder the run was made in." in capsys.readouterr().err

@@ -293,13 +293,30 @@ def _replay(args: argparse.Namespace) -> int:
     agent = resolve_agent(args.agent or target.agent, search=agent_search())
     recorded = target.counterexample
     assert recorded is not None
-    again = replay(load_scenario(target.source), agent, recorded)
+    again = replay(load_scenario(_recorded_file(target.source, args.results)), agent, recorded)
     print(
         f"chaoskit: replayed {target.scenario!r} against {args.agent or target.agent} on the "
         f"recorded schedule: {_schedule(recorded)}"
     )
     return _judged(
         again, same=again.verdicts == recorded.verdicts and again.trace == recorded.trace
+    )
+
+
+def _recorded_file(source: str, results: str) -> Path:
+    """The scenario file a run recorded: relative names are relative to the folder the run was
+    made in, which is here or, for ``reports/chaoskit.json``, the folder holding ``reports``."""
+    recorded = Path(source)
+    if recorded.is_absolute() or recorded.exists():
+        return recorded
+    saved = Path(results).resolve().parent
+    for root in (saved.parent, saved):
+        if (root / recorded).exists():
+            return root / recorded
+    raise UsageError(
+        f"chaoskit: the run recorded its scenario file as {source!r}, relative to the folder "
+        f"it was made in; neither this folder nor {saved.parent} holds it. Run `chaoskit "
+        "replay` from the folder the run was made in."
     )
 
 
