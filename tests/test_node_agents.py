@@ -19,13 +19,23 @@ from chaoskit.scenarios import Scenario, resolve_scenario
 
 NODE_EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "node"
 
-if not os.environ.get("CI"):
-    if shutil.which("node") is None:
-        pytest.skip("node is not installed", allow_module_level=True)
-    if not (NODE_EXAMPLES / "node_modules" / "stripe").is_dir():
-        pytest.skip(
-            "the npm packages are not installed: npm ci in examples/node", allow_module_level=True
-        )
+_MISSING = (
+    "node is not installed"
+    if shutil.which("node") is None
+    else "the npm packages are not installed: npm ci in examples/node"
+    if not (NODE_EXAMPLES / "node_modules" / "stripe").is_dir()
+    else None
+)
+if _MISSING and not os.environ.get("CI"):
+    pytest.skip(_MISSING, allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _node_and_its_packages() -> None:
+    """In CI they must be there: say which is missing instead of judging an agent that cannot
+    start."""
+    if _MISSING:
+        pytest.fail(f"{_MISSING} (.ci/run installs them)")
 
 
 def _explore(script: str, examples: int, scenario: Scenario | None = None) -> ScenarioResult:
