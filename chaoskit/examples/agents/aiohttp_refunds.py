@@ -22,6 +22,7 @@ from chaoskit.examples.agents.toolkit import (
     backoff_delay,
     find_order,
     refund_amount,
+    refund_gave_up,
     reply,
 )
 
@@ -117,15 +118,4 @@ async def hardened(task: Task) -> Reply:
                 breaker.record(failed=True)
             if attempt < 2:
                 await asyncio.sleep(backoff_delay(attempt, retry_after))
-    return _gave_up(uncertain)
-
-
-def _gave_up(uncertain: bool) -> Reply:
-    if uncertain:
-        return reply(
-            "I could not confirm the refund: the payment service stopped answering, and it may "
-            "have gone through. I have passed it to a colleague to check.",
-            "refund",
-            "escalated",
-        )
-    return reply("Sorry, the payment service is failing; no refund was made.", "refund", "failed")
+    return refund_gave_up(uncertain=uncertain)

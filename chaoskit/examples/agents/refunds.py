@@ -21,6 +21,7 @@ from chaoskit.examples.agents.toolkit import (
     Http,
     backoff_delay,
     refund_amount,
+    refund_gave_up,
     reply,
     the_order,
 )
@@ -98,20 +99,9 @@ def hardened(task: Task) -> Reply:
         except stripe.StripeError as error:
             return reply(f"Sorry, the refund was refused: {error.user_message}", "refund", "failed")
         return reply(f"Refund {made.id} submitted.", "refund", "done", made.id)
-    return _gave_up(uncertain)
+    return refund_gave_up(uncertain=uncertain)
 
 
 def _retry_after(error: stripe.StripeError) -> float | None:
     value = (error.headers or {}).get("retry-after") or (error.headers or {}).get("Retry-After")
     return float(value) if value is not None else None
-
-
-def _gave_up(uncertain: bool) -> Reply:
-    if uncertain:
-        return reply(
-            "I could not confirm the refund: the payment service stopped answering, and it may "
-            "have gone through. I have passed it to a colleague to check.",
-            "refund",
-            "escalated",
-        )
-    return reply("Sorry, the payment service is failing; no refund was made.", "refund", "failed")

@@ -34,6 +34,7 @@ __all__ = [
     "lookup_order",
     "refund",
     "refund_amount",
+    "refund_gave_up",
     "refund_reply",
     "reply",
     "retrying",
@@ -304,6 +305,18 @@ NO_ORDER = "I could not find that order. Could you send me its order number (ord
 def reply(text: str, intent: str, status: Status, ref: str | None = None) -> Reply:
     """A reply with one explicit claim about one intent."""
     return Reply(text=text, claims=(Claim(intent=intent, status=status, ref=ref),))
+
+
+def refund_gave_up(*, uncertain: bool) -> Reply:
+    """After the last attempt: escalate when a refund may have gone through, else say it failed."""
+    if uncertain:
+        return reply(
+            "I could not confirm the refund: the payment service stopped answering, and it may "
+            "have gone through. I have passed it to a colleague to check.",
+            "refund",
+            "escalated",
+        )
+    return reply("Sorry, the payment service is failing; no refund was made.", "refund", "failed")
 
 
 def refund_reply(outcome: Outcome) -> Reply:

@@ -15,7 +15,14 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from chaoskit import Reply, Task
-from chaoskit.examples.agents.toolkit import JSON, NO_ORDER, find_order, refund_amount, reply
+from chaoskit.examples.agents.toolkit import (
+    JSON,
+    NO_ORDER,
+    find_order,
+    refund_amount,
+    refund_gave_up,
+    reply,
+)
 
 if TYPE_CHECKING:
     import urllib3
@@ -99,12 +106,7 @@ def hardened(task: Task) -> Reply:
     try:
         response = _refund(http, task, order, key)
     except urllib3.exceptions.MaxRetryError:  # every attempt timed out or was cut off
-        return reply(
-            "I could not confirm the refund: the payment service stopped answering, and it may "
-            "have gone through. I have passed it to a colleague to check.",
-            "refund",
-            "escalated",
-        )
+        return refund_gave_up(uncertain=True)
     body = response.json()
     if response.status >= 400:
         message = body["error"]["message"]

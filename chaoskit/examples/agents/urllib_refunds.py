@@ -24,6 +24,7 @@ from chaoskit.examples.agents.toolkit import (
     backoff_delay,
     find_order,
     refund_amount,
+    refund_gave_up,
     reply,
 )
 
@@ -113,11 +114,4 @@ def hardened(task: Task) -> Reply:
             return reply(f"Refund {made['id']} submitted.", "refund", "done", made["id"])
         if attempt < 2:
             time.sleep(backoff_delay(attempt, retry_after))
-    if uncertain:
-        return reply(
-            "I could not confirm the refund: the payment service stopped answering, and it may "
-            "have gone through. I have passed it to a colleague to check.",
-            "refund",
-            "escalated",
-        )
-    return reply("Sorry, the payment service is failing; no refund was made.", "refund", "failed")
+    return refund_gave_up(uncertain=uncertain)
