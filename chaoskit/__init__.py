@@ -8,7 +8,16 @@ from chaoskit._version import __version__
 from chaoskit.core.lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
-    from chaoskit.core.agent import Agent, Budget, Claim, Principal, Reply, Task
+    from chaoskit.core.agent import (
+        Agent,
+        AgentCrashed,
+        Budget,
+        Claim,
+        Principal,
+        Reply,
+        Task,
+        Turn,
+    )
     from chaoskit.core.clock import VirtualClock
     from chaoskit.core.errors import (
         ChaoskitError,
@@ -18,6 +27,7 @@ if TYPE_CHECKING:
         UsageError,
         WorldError,
     )
+    from chaoskit.core.store import TaskStore
     from chaoskit.engine import (
         EngineSettings,
         command_agent,
@@ -32,6 +42,7 @@ if TYPE_CHECKING:
     from chaoskit.results import Example, RunResult, ScenarioResult, Verdict
     from chaoskit.scenarios import Scenario, load_scenario, load_scenarios, scenario
     from chaoskit.world.faults import (
+        AgentCrash,
         ConnectionReset,
         Fault,
         FaultRule,
@@ -52,6 +63,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Agent",
+    "AgentCrash",
+    "AgentCrashed",
     "Budget",
     "Call",
     "ChaoskitError",
@@ -82,9 +95,11 @@ __all__ = [
     "StaleRead",
     "Target",
     "Task",
+    "TaskStore",
     "TimeoutAfterCommit",
     "TimeoutBeforeCommit",
     "Trace",
+    "Turn",
     "UsageError",
     "Verdict",
     "VirtualClock",
@@ -111,6 +126,8 @@ __all__ = [
 #: part of chaoskit (the pytest plugin in every pytest run) does not import all of it.
 _HOMES: dict[str, str] = {
     "Agent": "chaoskit.core.agent",
+    "AgentCrash": "chaoskit.world.faults",
+    "AgentCrashed": "chaoskit.core.agent",
     "Budget": "chaoskit.core.agent",
     "Call": "chaoskit.world.injector",
     "ChaoskitError": "chaoskit.core.errors",
@@ -141,9 +158,11 @@ _HOMES: dict[str, str] = {
     "StaleRead": "chaoskit.world.faults",
     "Target": "chaoskit.world.faults",
     "Task": "chaoskit.core.agent",
+    "TaskStore": "chaoskit.core.store",
     "TimeoutAfterCommit": "chaoskit.world.faults",
     "TimeoutBeforeCommit": "chaoskit.world.faults",
     "Trace": "chaoskit.world.trace",
+    "Turn": "chaoskit.core.agent",
     "UsageError": "chaoskit.core.errors",
     "Verdict": "chaoskit.results",
     "VirtualClock": "chaoskit.core.clock",

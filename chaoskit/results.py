@@ -23,6 +23,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Coverage",
     "Decision",
+    "DeliveryRecord",
     "Evidence",
     "Example",
     "Finding",
@@ -89,12 +90,44 @@ class Finding(FrozenModel):
 class Decision(FrozenModel):
     """One explore decision: on call ``call``, rule ``rule`` fired (None: no fault).
 
-    ``kind="model"`` decisions are the fake model's misbehaviours, numbered by model call.
+    ``kind="model"`` decisions are the fake model's misbehaviours, numbered by model call;
+    ``kind="delivery"`` decisions whether delivery ``call`` of the task happens, and as what
+    (``rule``: ``"duplicate"`` or ``"follow_up"``; None: it does not).
     """
 
     call: int
     rule: str | None
-    kind: Literal["fault", "model"] = "fault"
+    kind: Literal["fault", "model", "delivery"] = "fault"
+
+
+DeliveryReason = Literal["first", "redelivery", "duplicate", "follow_up", "concurrent"]
+
+
+class DeliveryRecord(FrozenModel):
+    """One delivery of the task in an example: why, what the agent was sent, how it ended.
+
+    ``after_crash`` is the call the delivery before it was killed at (for a redelivery);
+    ``crashed_at`` the call this one was killed at (then it has no reply). ``started`` and
+    ``ended`` are virtual times.
+    """
+
+    number: int
+    reason: DeliveryReason
+    message: str
+    reply: Reply | None = None
+    after_crash: int | None = None
+    crashed_at: int | None = None
+    started: float = 0.0
+    ended: float = 0.0
+
+    @property
+    def label(self) -> str:
+        """``delivery 2 after a crash at call #3``, ``delivery 2 (a duplicate)``…"""
+        head = f"delivery {self.number}"
+        if self.reason == "redelivery" and self.after_crash is not None:
+            return f"{head} after a crash at call #{self.after_crash}"
+        shown = {"duplicate": " (a duplicate)", "follow_up": " (a follow-up message)"}
+        return head + shown.get(self.reason, "")
 
 
 class FiredFault(FrozenModel):
@@ -124,6 +157,8 @@ class Example(FrozenModel):
     ledgers: dict[str, tuple[LedgerEntry, ...]]
     virtual_seconds: float
     usage: dict[str, float] = Field(default_factory=dict)
+    #: Every delivery of the task, when there was more than one or one crashed.
+    deliveries: tuple[DeliveryRecord, ...] = ()
 
     @property
     def failed(self) -> bool:

@@ -136,15 +136,16 @@ def test_demo_runs_from_a_fresh_virtualenv_outside_the_repository(how: str, tmp_
 
 
 EXPORTED = [
-    "Agent", "Budget", "Call", "ChaoskitError", "Claim", "ConnectionReset", "Decider",
-    "EngineSettings", "Event", "Example", "Fault", "FaultRule", "InvalidFault",
-    "InvalidScenario", "Invariant", "InvariantViolation", "Latency", "MalformedResponse",
-    "PoisonedDocument", "Principal", "RateLimit", "Reply", "RunResult", "RunView", "Scenario",
-    "ScenarioResult", "Served", "ServerError", "StaleRead", "Target", "Task", "TimeoutAfterCommit",
-    "TimeoutBeforeCommit", "Trace", "UsageError", "Verdict", "VirtualClock", "World",
-    "WorldError", "__version__", "command_agent", "default_backends", "explore", "invariant",
-    "load_results", "load_scenario", "load_scenarios", "render_html", "replay", "run_scenarios",
-    "scenario", "service_agent", "write_report",
+    "Agent", "AgentCrash", "AgentCrashed", "Budget", "Call", "ChaoskitError", "Claim",
+    "ConnectionReset", "Decider", "EngineSettings", "Event", "Example", "Fault", "FaultRule",
+    "InvalidFault", "InvalidScenario", "Invariant", "InvariantViolation", "Latency",
+    "MalformedResponse", "PoisonedDocument", "Principal", "RateLimit", "Reply", "RunResult",
+    "RunView", "Scenario", "ScenarioResult", "Served", "ServerError", "StaleRead", "Target",
+    "Task", "TaskStore", "TimeoutAfterCommit", "TimeoutBeforeCommit", "Trace", "Turn",
+    "UsageError", "Verdict", "VirtualClock", "World", "WorldError", "__version__",
+    "command_agent", "default_backends", "explore", "invariant", "load_results",
+    "load_scenario", "load_scenarios", "render_html", "replay", "run_scenarios", "scenario",
+    "service_agent", "write_report",
 ]  # fmt: skip
 
 

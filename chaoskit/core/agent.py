@@ -22,8 +22,19 @@ from httpx import AsyncClient, Client
 from pydantic import Field
 
 from chaoskit.core.models import FrozenModel
+from chaoskit.core.store import TaskStore
 
-__all__ = ["Agent", "Budget", "Claim", "Clients", "Principal", "Reply", "Task"]
+__all__ = [
+    "Agent",
+    "AgentCrashed",
+    "Budget",
+    "Claim",
+    "Clients",
+    "Principal",
+    "Reply",
+    "Task",
+    "Turn",
+]
 
 ClaimStatus = Literal["done", "failed", "pending_approval", "escalated"]
 
@@ -66,6 +77,23 @@ class Reply(FrozenModel):
     claims: tuple[Claim, ...] = ()
 
 
+class Turn(FrozenModel):
+    """One earlier exchange of the conversation: the customer's message and the reply to it."""
+
+    message: str
+    reply: str
+
+
+class AgentCrashed(BaseException):
+    """The agent's process was killed at this call (the ``agent_crash`` fault).
+
+    A ``BaseException``, like ``KeyboardInterrupt``: ``except Exception`` does not catch it, so
+    the agent stops where a real crash would stop it. Whatever it does after catching it is
+    lost with the process: its later calls are refused and its reply is discarded. The task is
+    then delivered again (``[delivery] attempts``), with the same ``task.id`` and ``task.store``.
+    """
+
+
 class Clients:
     """Ready HTTP clients, made on first use; each example gets a set of its own, so headers
     and cookies one run sets never reach the next.
@@ -101,6 +129,11 @@ class Task:
 
     ``credentials`` maps backend names to the secret the agent should present (the payments
     secret key, the user's CRM token…); :meth:`auth` turns one into a header.
+
+    A task may be delivered more than once (after a crash, as a duplicate, or with a follow-up
+    message): ``id`` is the same on every delivery, ``delivery`` counts them from 1,
+    ``history`` holds the conversation's earlier turns, and ``store`` is a durable
+    :class:`~chaoskit.core.store.TaskStore` shared by all deliveries of the task.
     """
 
     message: str
@@ -109,6 +142,10 @@ class Task:
     credentials: Mapping[str, str]
     budget: Budget = field(default_factory=Budget)
     clients: Clients = field(default_factory=Clients, repr=False)
+    id: str = "task"
+    delivery: int = 1
+    history: tuple[Turn, ...] = ()
+    store: TaskStore = field(default_factory=TaskStore, repr=False)
 
     def __post_init__(self) -> None:
         # Read-only views: an agent that writes to them would change what the next one sees.

@@ -7,7 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chaoskit.core.agent import Agent, Principal, Reply, Task
+from chaoskit.core.agent import Agent, Clients, Principal, Reply, Task
+from chaoskit.core.store import TaskStore
+from chaoskit.engine.deliveries import Delivered, Deliveries, Delivery, DeliveryChooser
 from chaoskit.engine.external import OutOfProcessAgent
 from chaoskit.engine.guarding import guard_findings, unrouted_findings
 from chaoskit.engine.model import (
@@ -32,7 +34,7 @@ from chaoskit.world.data import WorldData, build_world
 from chaoskit.world.faults import FaultRule
 from chaoskit.world.injector import Call
 from chaoskit.world.integrity import tampering
-from chaoskit.world.trace import Event, ExceptionEvent, FaultEvent, RequestEvent
+from chaoskit.world.trace import DeliveryEvent, Event, ExceptionEvent, FaultEvent, RequestEvent
 from chaoskit.world.world import World
 
 __all__ = ["Running", "abandoned_example", "backends_for", "run_example", "task_for"]
@@ -55,12 +57,16 @@ def task_for(scenario: Scenario, data: WorldData, world: World) -> Task:
     acting = data.user if scenario.principal == "user" else data.service_account
     scope = tuple(c.account_id for c in data.customers if c.in_scope and c.account_id)
     credentials = {name: world[name].credential(acting.token) for name in world.backends}
+    store = TaskStore()
+    store.attach(world)
     return Task(
         message=scenario.message(data),
         principal=Principal(user_id=acting.user_id, token=acting.token, scope=scope),
         urls=world.urls,
         credentials=credentials,
         budget=scenario.budget,
+        id=f"task_{data.seed:05d}",
+        store=store,
     )
 
 
@@ -76,26 +82,36 @@ def run_example(
     wall_limit: float,
     misbehave: Chooser | None = None,
     watch: Watch | None = None,
+    deliver: DeliveryChooser | None = None,
 ) -> Example:
-    """Run the agent once in a fresh world and judge the run.
+    """Run the agent in a fresh world, once or more (see
+    :mod:`~chaoskit.engine.deliveries`), and judge the run.
 
-    ``wall_limit`` is the real-time limit unless the scenario's budget sets ``wall_seconds``.
+    ``wall_limit`` is the real-time limit unless the scenario's budget sets ``wall_seconds``;
+    ``deliver`` decides whether an optional delivery (duplicate, follow-up) happens.
     """
     world.injector.decide = decide
     world.reset(seed=world_seed)
     data = build_world(world_seed, scenario.world, world.backends)
     model = install_model(scenario, world, data, misbehave)
     task = task_for(scenario, data, world)
+    follow_up = scenario.follow_up(data)
     limit = scenario.budget.wall_seconds or wall_limit
     if watch is not None:
         watch.current = Running(world, world_seed, decisions, task.message, limit)
-    with world:
-        if isinstance(agent, OutOfProcessAgent):
-            ran = _run_outside(agent, task, world, limit, watch)
-        else:
-            ran = run_agent(agent, task, world.clock, wall_limit=limit, watch=watch)
-    world.abandon(ran.left)
-    reply, findings = ran.reply, ran.findings
+    marked = _delivers_again(scenario)
+
+    def run_one(delivery: Delivery) -> Delivered:
+        return _deliver(agent, task, delivery, world, limit, watch, marked=marked)
+
+    try:
+        with world:
+            plan = Deliveries(scenario.delivery, task.message, follow_up, run_one, deliver)
+            delivered = plan.all()
+    finally:
+        task.store.attach(None)  # a thread left running writes to nothing that counts
+    reply = delivered[-1].run.reply
+    findings = _findings_of(delivered)
     trace = world.trace.events
     findings = _timed_out_past_the_budget(findings, trace, scenario.budget.seconds)
     findings += unrouted_findings(world) + guard_findings(trace) + _tampered(world)
@@ -119,7 +135,9 @@ def run_example(
         principal=task.principal.user_id,
         usage=usage,
     )
-    verdicts = [inv.check(view) for inv in invariants] + _expectations(scenario, data, view)
+    replied = _replied_views(view, delivered)
+    verdicts = [judge(inv, view, replied) for inv in invariants]
+    verdicts += _expectations(scenario, data, view)
     return Example(
         world_seed=world_seed,
         decisions=tuple(decisions),
@@ -133,7 +151,111 @@ def run_example(
         ledgers=world.ledgers,
         virtual_seconds=world.clock.monotonic(),
         usage=usage,
+        deliveries=tuple(d.record for d in delivered) if marked else (),
     )
+
+
+def _delivers_again(scenario: Scenario) -> bool:
+    """Whether the task may be delivered more than once (then the trace marks deliveries)."""
+    crashes = any(rule.fault.kind == "agent_crash" for rule in scenario.faults)
+    return scenario.delivery.active or crashes
+
+
+def _deliver(
+    agent: Agent,
+    first: Task,
+    delivery: Delivery,
+    world: World,
+    limit: float,
+    watch: Watch | None,
+    *,
+    marked: bool,
+) -> Delivered:
+    """Run one delivery of the task: a fresh process (new clients), the same id and store."""
+    world.delivery = delivery.number
+    world.injector.crashes = delivery.may_crash
+    task = first
+    if delivery.number > 1:
+        task = replace(
+            first,
+            message=delivery.message,
+            delivery=delivery.number,
+            history=delivery.history,
+            clients=Clients(),
+        )
+    started = world.clock.monotonic()
+    if marked:
+        world.trace.add(
+            DeliveryEvent, started, delivery=delivery.number, what="start", reason=delivery.reason
+        )
+    if isinstance(agent, OutOfProcessAgent):
+        ran = _run_outside(agent, task, world, limit, watch)
+    else:
+        ran = run_agent(agent, task, world.clock, wall_limit=limit, watch=watch)
+    world.abandon(ran.left)
+    crashed_at = world.crashes.get(delivery.number)
+    if crashed_at is not None:  # a killed process says nothing: what it raised went with it
+        kept = [f for f in ran.findings if f.kind not in ("agent_raised", "bad_reply")]
+        ran = AgentRun(None, kept, ran.left)
+    ended = world.clock.monotonic()
+    if marked:
+        world.trace.add(
+            DeliveryEvent,
+            ended,
+            delivery=delivery.number,
+            what="end" if crashed_at is None else "crash",
+            reason=delivery.reason,
+            crashed_at=crashed_at,
+        )
+    ledgers = {name: len(entries) for name, entries in world.ledgers.items()}
+    return Delivered(delivery, ran, crashed_at, started, ended, len(world.trace), ledgers)
+
+
+def _findings_of(delivered: Sequence[Delivered]) -> list[Finding]:
+    if len(delivered) == 1:
+        return list(delivered[0].run.findings)
+    return [
+        Finding(kind=f.kind, message=f"In {d.record.label}: {f.message}")
+        for d in delivered
+        for f in d.run.findings
+    ]
+
+
+def _replied_views(view: RunView, delivered: Sequence[Delivered]) -> list[tuple[int, RunView]]:
+    """Each delivery that replied, with the run as it stood at its end: its reply is judged
+    against what the ledgers held then, not after the deliveries that followed it."""
+    if len(delivered) == 1:
+        return [(1, view)] if view.reply is not None else []
+    return [
+        (
+            d.delivery.number,
+            replace(
+                view,
+                message=d.delivery.message,
+                reply=d.run.reply,
+                trace=view.trace[: d.trace_end],
+                ledgers={k: v[: d.ledger_ends.get(k, 0)] for k, v in view.ledgers.items()},
+            ),
+        )
+        for d in delivered
+        if d.run.reply is not None
+    ]
+
+
+def judge(invariant: Invariant, view: RunView, replied: Sequence[tuple[int, RunView]]) -> Verdict:
+    """An invariant's verdict on the whole run; one that reads the reply judges every
+    delivery's reply and gives the first violated (or unsure) one, named by its delivery."""
+    if not invariant.reads_reply:
+        return invariant.check(view)
+    if len(replied) <= 1:
+        return invariant.check(replied[0][1] if replied else view)
+    verdicts = [(number, invariant.check(one)) for number, one in replied]
+    for status in ("violated", "unknown"):
+        for number, verdict in verdicts:
+            if verdict.status == status:
+                explained = f"delivery {number}: {verdict.explanation}"
+                return verdict.model_copy(update={"explanation": explained})
+    return verdicts[-1][1]
 
 
 def _run_outside(

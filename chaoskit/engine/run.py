@@ -104,6 +104,12 @@ def explore(
                 decisions.append(Decision(call=call.number, rule=pick, kind="model"))
                 return pick
 
+        def deliver(what: str, number: int) -> bool:
+            with draws.lock:
+                pick = draws.choice([what])
+                decisions.append(Decision(call=number, rule=pick, kind="delivery"))
+                return pick is not None
+
         example = run_example(
             scenario,
             agent,
@@ -115,6 +121,7 @@ def explore(
             wall_limit=config.wall_guard,
             misbehave=misbehave,
             watch=watch,
+            deliver=deliver,
         )
         count(tally, scenario, example, config)
         if progress is not None:
@@ -233,6 +240,7 @@ def replay(
     rules = {rule.label: rule for rule in scenario.faults}
     chosen = {d.call: d.rule for d in example.decisions if d.kind == "fault"}
     misbehaved = {d.call: d.rule for d in example.decisions if d.kind == "model"}
+    delivered = {(d.call, d.rule) for d in example.decisions if d.kind == "delivery"}
     decisions: list[Decision] = []
 
     def decide(call: Call, candidates: Sequence[FaultRule]) -> FaultRule | None:
@@ -244,6 +252,11 @@ def replay(
         name = misbehaved.get(call.number)
         decisions.append(Decision(call=call.number, rule=name, kind="model"))
         return name
+
+    def deliver(what: str, number: int) -> bool:
+        happens = (number, what) in delivered
+        decisions.append(Decision(call=number, rule=what if happens else None, kind="delivery"))
+        return happens
 
     invariants = scenario.build_invariants()
     watch = Watch()
@@ -260,6 +273,7 @@ def replay(
             wall_limit=wall_guard,
             misbehave=misbehave,
             watch=watch,
+            deliver=deliver,
         )
 
     try:

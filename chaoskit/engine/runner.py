@@ -31,7 +31,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chaoskit.core.agent import Agent, Reply, Task
+from chaoskit.core.agent import Agent, AgentCrashed, Reply, Task
 from chaoskit.core.clock import VirtualClock, VirtualDeadlineExceeded
 from chaoskit.results import Finding, FindingKind
 from chaoskit.world.server import is_server_thread
@@ -206,6 +206,8 @@ def run_agent(
         watch.begin(wall_limit)
     try:
         reply = _as_reply(_call(agent, task, clock, deadline), findings)
+    except AgentCrashed:
+        pass  # killed by an agent_crash fault: the world knows where, the run goes on
     except BaseException as error:  # the agent's, whatever it is: a real Ctrl-C never lands here
         findings.append(_finding_for(error, deadline, wall_limit))
     finally:

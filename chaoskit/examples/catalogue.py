@@ -181,6 +181,14 @@ PAIRS: tuple[Pair, ...] = (
         },
     ),
     Pair(
+        module="crashes",
+        defect="killed after the refund committed, redoes the step with a fresh key",
+        fix="idempotency key derived from task.id, progress recorded in task.store",
+        scenarios={
+            "refund_agent_crash": ("at_most_one_effect_per_intent", "idempotency_key_stable"),
+        },
+    ),
+    Pair(
         module="pydantic_ai_agent",
         defect="a pydantic-ai agent that tells the customer whatever the model wrote last",
         fix="the claim comes from the refund tool's results; model-provider errors are reported",
@@ -302,7 +310,8 @@ def _row(
 
 
 def schedule(example: Example) -> tuple[str, ...]:
-    """The faults an example's explore decisions fired, as ``kind@backend route#n``.
+    """The faults an example's explore decisions fired, as ``kind@backend route#n``, and the
+    deliveries they drew, as ``duplicate@delivery#2`` or ``follow_up@delivery#2``.
 
     Only decisions count: the later calls of a 5xx storm follow from its first one.
     """
@@ -312,6 +321,10 @@ def schedule(example: Example) -> tuple[str, ...]:
     requests = [e for e in example.trace if isinstance(e, RequestEvent)]
     shown = []
     for decision in example.decisions:
+        if decision.kind == "delivery":
+            if decision.rule is not None:
+                shown.append(f"{decision.rule}@delivery#{decision.call}")
+            continue
         if decision.kind == "model":  # numbered by model call, not by HTTP call
             fault = misbehaved.get((decision.rule or "", f"model call {decision.call}"))
         else:

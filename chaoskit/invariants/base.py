@@ -168,6 +168,9 @@ class Invariant:
 
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]] = _NoParams
+    #: Whether the verdict reads the agent's reply: then, when a task is delivered more than
+    #: once, each delivery's reply is judged against the run as it stood at that delivery's end.
+    reads_reply: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel | None = None) -> None:
         self.params = params if params is not None else self.Params()

@@ -54,6 +54,14 @@ class AtMostOneEffectPerIntent(Invariant):
         return self.violated(story, [ledger_evidence(e) for e in entries])
 
 
+#: How the agent lost a committed call's response, by the error its client met.
+_LOST = {
+    "timeout": " but its response timed out",
+    "reset": " but the connection was reset",
+    "crash": " but the agent was killed before it saw the response (agent_crash)",
+}
+
+
 def _duplicate_story(run: RunView, effect: str, intent: str, entries: Sequence[LedgerEntry]) -> str:
     """Tell how duplicates came about, e.g. a timeout followed by a retry with a new key."""
     noun = effect.split(".")[0]
@@ -64,9 +72,7 @@ def _duplicate_story(run: RunView, effect: str, intent: str, entries: Sequence[L
         key = entry.idempotency_key
         keyed = f"idempotency key {key!r}" if key else "no idempotency key"
         lost = (
-            " but its response timed out"
-            if isinstance(outcome, ExceptionEvent) and outcome.error == "timeout"
-            else (" but the connection was reset" if isinstance(outcome, ExceptionEvent) else "")
+            _LOST.get(outcome.error, _LOST["reset"]) if isinstance(outcome, ExceptionEvent) else ""
         )
         lead = "" if i == 0 else "then "
         parts.append(

@@ -244,6 +244,7 @@ class _ReplyInvariant(Invariant):
     """Compares every reading of the reply with the facts; shared by the two reply checks."""
 
     Params = _ReplyParams
+    reads_reply = True
 
     def judge(self, run: RunView, facts: _Facts, said: _Said, reading: Reading | None) -> str:
         raise NotImplementedError

@@ -22,6 +22,7 @@ from chaoskit.scenarios.load import (
     scenario,
 )
 from chaoskit.scenarios.model import (
+    DeliverySpec,
     Expectation,
     InvariantSpec,
     ModelSpec,
@@ -32,6 +33,7 @@ from chaoskit.scenarios.model import (
 
 __all__ = [
     "TEMPLATE_FIELDS",
+    "DeliverySpec",
     "Expectation",
     "InvariantSpec",
     "ModelSpec",

@@ -37,6 +37,7 @@ from chaoskit.world.data import WorldData, WorldRecipe
 from chaoskit.world.faults import FaultRule
 
 __all__ = [
+    "DeliverySpec",
     "Expectation",
     "InvariantSpec",
     "ModelSpec",
@@ -98,6 +99,31 @@ class ModelSpec(FrozenModel):
         return ModelScript(name=name, turns=self.turns)
 
 
+class DeliverySpec(FrozenModel):
+    """How the task is delivered: ``[delivery]`` in a scenario.
+
+    - ``attempts``: at-least-once delivery; after an ``agent_crash`` the task is delivered
+      again, up to this many deliveries of one message (1: never again);
+    - ``duplicate``: Hypothesis may deliver the task a second time after a run that replied;
+    - ``follow_up``: Hypothesis may send this second customer message (a task template) in the
+      same conversation after the reply, with the first turn in ``task.history``;
+    - ``concurrent``: Hypothesis may run two deliveries of the task at once.
+
+    Whether a duplicate, follow-up or concurrent delivery happens is a decision Hypothesis
+    draws, and shrinks away like a fault.
+    """
+
+    attempts: int = Field(default=1, ge=1, le=10)
+    duplicate: bool = False
+    concurrent: bool = False
+    follow_up: str | None = Field(default=None, min_length=1)
+
+    @property
+    def active(self) -> bool:
+        """Whether the task may be delivered more than once."""
+        return self.attempts > 1 or self.duplicate or self.concurrent or bool(self.follow_up)
+
+
 class Scenario(FrozenModel):
     """A validated scenario. Build one with :func:`scenario` or :func:`load_scenario`."""
 
@@ -113,6 +139,7 @@ class Scenario(FrozenModel):
     model: ModelSpec | None = None
     faults: tuple[FaultRule, ...] = ()
     budget: Budget = Budget()
+    delivery: DeliverySpec = DeliverySpec()
     invariants: tuple[InvariantSpec, ...] = ()
     expect: tuple[Expectation, ...] = ()
     sometimes: tuple[Sometimes, ...] = ()
@@ -128,15 +155,24 @@ class Scenario(FrozenModel):
 
     def message(self, world: WorldData) -> str:
         """The user's message with the world's fields filled in."""
+        return self.filled(self.task, world, "task")
+
+    def follow_up(self, world: WorldData) -> str | None:
+        """The follow-up message of ``[delivery]``, filled in, if the scenario has one."""
+        template = self.delivery.follow_up
+        return None if template is None else self.filled(template, world, "delivery.follow_up")
+
+    def filled(self, template: str, world: WorldData, field_name: str) -> str:
+        """A task template with the world's fields filled in."""
         context = task_context(world)
-        for _, field, _, _ in string.Formatter().parse(self.task):
+        for _, field, _, _ in string.Formatter().parse(template):
             if field is not None:
                 obj, _, attr = field.partition(".")
                 if getattr(context[obj], attr, None) is None:
                     raise InvalidScenario(
-                        f"{self.source or self.name}, task: {{{field}}} is empty in this world "
-                        f"(seed {world.seed}); ask the world for it in [world], e.g. "
+                        f"{self.source or self.name}, {field_name}: {{{field}}} is empty in "
+                        f"this world (seed {world.seed}); ask the world for it in [world], e.g. "
                         'order_status = "shipped" for a tracking number, or '
                         "outsider_accounts = 1 for {outsider.*}."
                     )
-        return self.task.format(**context)
+        return template.format(**context)

@@ -16,7 +16,8 @@ from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class, backend_nam
 from chaoskit.invariants import REGISTRY
 from chaoskit.scenarios.fields import TEMPLATE_FIELDS
 from chaoskit.scenarios.model import InvariantSpec, ModelSpec, Scenario
-from chaoskit.world.faults import FAULT_KINDS, Fault, FaultRule, Target
+from chaoskit.world.faults import FAULT_KINDS, STORE, Fault, FaultRule, Target
+from chaoskit.world.storecalls import check_store_target
 
 __all__ = ["validate"]
 
@@ -179,6 +180,8 @@ def _check_semantics(built: Scenario, where: str) -> None:
         _check_target(rule, backends, f"{where}, faults[{i}].target")
     built.build_invariants()
     _check_template(built.task, f"{where}, task")
+    if built.delivery.follow_up is not None:
+        _check_template(built.delivery.follow_up, f"{where}, delivery.follow_up")
     for i, expectation in enumerate(built.expect):
         for key, value in expectation.where.items():
             _check_template(value, f"{where}, expect[{i}].where.{key}")
@@ -220,8 +223,15 @@ def _hint(name: str, known: Sequence[str]) -> str:
 
 def _check_target(rule: FaultRule, backends: Sequence[str], where: str) -> None:
     target = rule.target
+    if target.backend == STORE:
+        try:
+            check_store_target(rule)
+        except InvalidFault as error:
+            raise InvalidScenario(f"{where}: {str(error).removeprefix('chaoskit: ')}") from None
+        return
     if target.backend not in backends:
-        raise InvalidScenario(f"{where}: {_unknown(target.backend, backends, 'backend')}")
+        known = (*backends, STORE)
+        raise InvalidScenario(f"{where}: {_unknown(target.backend, known, 'backend')}")
     routes = backend_class(target.backend).routes()
     if not any(target.matches(target.backend, r.method, r.template) for r in routes):
         wanted = f"{target.method} {target.path}"

@@ -15,8 +15,13 @@ from pydantic import Field, field_validator, model_validator
 
 from chaoskit.core.errors import InvalidFault
 from chaoskit.core.models import FrozenModel
+from chaoskit.core.names import did_you_mean
+from chaoskit.core.store import STORE_OPERATIONS
 
 __all__ = [
+    "STORE",
+    "STORE_FAULT_KINDS",
+    "AgentCrash",
     "ConnectionReset",
     "Fault",
     "FaultRule",
@@ -36,6 +41,10 @@ _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"}
 _TARGET = re.compile(
     r"^\s*(?P<backend>[\w.-]+)\s*:\s*(?:(?P<method>[A-Za-z*]+)\s+)?(?P<path>/\S*)\s*$"
 )
+#: The backend name of ``task.store`` in fault targets: ``store: put``, ``store: claim refund:*``.
+STORE = "store"
+_STORE_TARGET = re.compile(r"^\s*store\s*:\s*(?P<op>[A-Za-z_*]+)(?:\s+(?P<keys>\S+))?\s*$")
+_STORE_METHODS = {op.upper() for op in STORE_OPERATIONS} | {"*"}
 
 
 class TimeoutBeforeCommit(FrozenModel):
@@ -125,6 +134,17 @@ class StaleRead(FrozenModel):
     lag: int = Field(default=1, ge=1)
 
 
+class AgentCrash(FrozenModel):
+    """The agent's process dies at this call: :class:`chaoskit.AgentCrashed` is raised into it,
+    after the backend committed (``after_commit``, the default) or before it saw the request.
+
+    The task is then delivered again if the scenario allows it (``[delivery] attempts``).
+    """
+
+    kind: Literal["agent_crash"] = "agent_crash"
+    phase: Phase = "after_commit"
+
+
 Fault = Annotated[
     TimeoutBeforeCommit
     | TimeoutAfterCommit
@@ -134,7 +154,8 @@ Fault = Annotated[
     | Latency
     | MalformedResponse
     | PoisonedDocument
-    | StaleRead,
+    | StaleRead
+    | AgentCrash,
     Field(discriminator="kind"),
 ]
 
@@ -148,6 +169,15 @@ FAULT_KINDS: tuple[str, ...] = (
     "malformed_response",
     "poisoned_document",
     "stale_read",
+    "agent_crash",
+)
+#: The fault kinds that can target ``task.store``.
+STORE_FAULT_KINDS: tuple[str, ...] = (
+    "agent_crash",
+    "timeout_before_commit",
+    "timeout_after_commit",
+    "connection_reset",
+    "latency",
 )
 
 
@@ -159,6 +189,9 @@ class Target(FrozenModel):
 
     >>> Target.parse("payments: POST /v1/refunds").matches("payments", "POST", "/v1/refunds")
     True
+
+    ``task.store`` is targeted by operation and, optionally, a glob of keys: ``store: put``,
+    ``store: claim refund:*``.
     """
 
     backend: str
@@ -167,7 +200,10 @@ class Target(FrozenModel):
 
     @classmethod
     def parse(cls, text: str) -> Target:
-        """Read ``"backend: METHOD /path"`` (method optional)."""
+        """Read ``"backend: METHOD /path"`` (method optional), or ``"store: op [keys]"``."""
+        store = _STORE_TARGET.match(text)
+        if store is not None:
+            return _store_target(store["op"], store["keys"] or "*", text)
         m = _TARGET.match(text)
         if m is None:
             raise InvalidFault(
@@ -179,7 +215,7 @@ class Target(FrozenModel):
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
-        if value.upper() not in _METHODS:
+        if value.upper() not in _METHODS | _STORE_METHODS:
             raise ValueError(f"unknown HTTP method {value!r}; use one of {sorted(_METHODS)}")
         return value.upper()
 
@@ -189,7 +225,20 @@ class Target(FrozenModel):
         return _path_regex(self.path).match(path) is not None
 
     def __str__(self) -> str:
+        if self.backend == STORE:
+            op = "*" if self.method == "*" else self.method.lower()
+            return f"{STORE}: {op}" + ("" if self.path == "/*" else f" {self.path[1:]}")
         return f"{self.backend}: {self.method} {self.path}"
+
+
+def _store_target(op: str, keys: str, text: str) -> Target:
+    if op.upper() not in _STORE_METHODS:
+        raise InvalidFault(
+            f"chaoskit: bad fault target {text!r}: task.store has no operation {op!r}."
+            f"{did_you_mean(op, STORE_OPERATIONS)} Its operations: "
+            f"{', '.join(STORE_OPERATIONS)} (or * for all), e.g. 'store: put'."
+        )
+    return Target(backend=STORE, method=op.upper(), path=f"/{keys}")
 
 
 def _path_regex(pattern: str) -> re.Pattern[str]:

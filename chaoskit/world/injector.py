@@ -46,6 +46,9 @@ class Injector:
 
     rules: tuple[FaultRule, ...]
     decide: Decider | None = None
+    #: Whether ``agent_crash`` rules apply to calls now: the engine turns them off in a
+    #: delivery no redelivery could follow (its calls neither count for them nor draw them).
+    crashes: bool = True
     _counts: list[int] = field(init=False)
     _storms: dict[int, _Storm] = field(init=False, default_factory=dict)
     _fired: list[int] = field(init=False)
@@ -58,6 +61,7 @@ class Injector:
         self._counts = [0] * len(self.rules)
         self._fired = [0] * len(self.rules)
         self._storms = {}
+        self.crashes = True
 
     @property
     def fired(self) -> dict[str, int]:
@@ -71,6 +75,7 @@ class Injector:
                 i
                 for i, rule in enumerate(self.rules)
                 if rule.target.matches(call.backend, call.method, call.path)
+                and (self.crashes or rule.fault.kind != "agent_crash")
             ]
             for i in matching:
                 self._counts[i] += 1

@@ -16,6 +16,7 @@ from chaoskit.core.models import FrozenModel
 
 __all__ = [
     "CommitEvent",
+    "DeliveryEvent",
     "Event",
     "ExceptionEvent",
     "FaultEvent",
@@ -123,6 +124,21 @@ class SleepEvent(_Event):
     seconds: float
 
 
+class DeliveryEvent(_Event):
+    """A delivery of the task began (``start``) or ended: it replied (``end``), or the agent
+    was killed (``crash``, at call ``crashed_at``).
+
+    ``reason`` says why the task was delivered: ``first``, ``redelivery`` (after a crash),
+    ``duplicate`` (delivered twice) or ``follow_up`` (the customer wrote again).
+    """
+
+    kind: Literal["delivery"] = "delivery"
+    delivery: int
+    what: Literal["start", "end", "crash"]
+    reason: str
+    crashed_at: int | None = None
+
+
 Event = Annotated[
     RequestEvent
     | FaultEvent
@@ -131,7 +147,8 @@ Event = Annotated[
     | ExceptionEvent
     | UnroutedEvent
     | GuardEvent
-    | SleepEvent,
+    | SleepEvent
+    | DeliveryEvent,
     Field(discriminator="kind"),
 ]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any, NoReturn, assert_never
 from urllib.parse import parse_qsl
@@ -20,14 +20,19 @@ from urllib.parse import parse_qsl
 import httpx
 import respx
 
+from chaoskit.core.agent import AgentCrashed
 from chaoskit.core.clock import VirtualClock
 from chaoskit.core.errors import InvalidFault, WorldError
 from chaoskit.core.names import did_you_mean
+from chaoskit.core.store import StoreChange, StoreOp
 from chaoskit.fakes import FakeBackend, LedgerEntry, Route
+from chaoskit.fakes.base import Ledger
 from chaoskit.fakes.openapi import OPENAPI_PATH, openapi_answer
 from chaoskit.fakes.registry import default_backends
 from chaoskit.world.entropy import seeded_entropy
 from chaoskit.world.faults import (
+    STORE,
+    AgentCrash,
     ConnectionReset,
     FaultRule,
     Latency,
@@ -45,6 +50,7 @@ from chaoskit.world.injector import Call, Decider, Injector, malform, poison
 from chaoskit.world.integrity import entry_digest
 from chaoskit.world.intercept import DEFAULT_TIMEOUT, Client, FaultSignal, intercept
 from chaoskit.world.server import DEFAULT_TIME_SCALE, Routing, Served
+from chaoskit.world.storecalls import check_store_target, serve_store_call
 from chaoskit.world.trace import (
     CommitEvent,
     ExceptionEvent,
@@ -112,6 +118,12 @@ class World:
         #: A digest of every ledger entry a call committed, by (backend, seq): what the ledgers
         #: are checked against before a run is judged (see :mod:`chaoskit.world.integrity`).
         self.commits: dict[tuple[str, int], str] = {}
+        #: The delivery of the task being run (1, 2, …): see :meth:`crash`.
+        self.delivery = 1
+        #: The call each delivery was killed at by an ``agent_crash`` fault, by delivery.
+        self.crashes: dict[int, int] = {}
+        #: What ``task.store`` operations changed, in order: the ``store`` ledger.
+        self.store_ledger = Ledger(STORE)
         self.clock = VirtualClock()
         self.reset(seed)
 
@@ -137,7 +149,11 @@ class World:
 
     @property
     def ledgers(self) -> dict[str, tuple[LedgerEntry, ...]]:
-        return {name: fake.ledger.entries() for name, fake in self.backends.items()}
+        """Every backend's committed effects, and ``store``'s once ``task.store`` changed."""
+        ledgers = {name: fake.ledger.entries() for name, fake in self.backends.items()}
+        if len(self.store_ledger):
+            ledgers[STORE] = self.store_ledger.entries()
+        return ledgers
 
     @property
     def fired(self) -> dict[str, int]:
@@ -155,6 +171,9 @@ class World:
         self.router.reset()
         self._calls = 0
         self.commits.clear()
+        self.delivery = 1
+        self.crashes = {}
+        self.store_ledger.clear()
         stale = {r.target.backend for r in self.injector.rules if r.fault.kind == "stale_read"}
         for name, fake in self.backends.items():
             fake.bind(clock=self.clock, seed=self.seed)
@@ -259,6 +278,7 @@ class World:
         """
         if abandoned():  # a thread given up on, by this world or an earlier one
             raise FaultSignal("unrouted", _ABANDONED)
+        self.refuse_if_crashed()
         fake = self._hosts.get(request.url.host)
         if fake is None and self._served:
             fake = self._served.get((request.url.host, request.url.port))
@@ -268,6 +288,36 @@ class World:
         if found is None:
             return _description(fake, request) or fake.not_found(request)
         return self._serve(fake, found[0], request, found[1], client, timeout)
+
+    # -- crashes and task.store -----------------------------------------------------------------
+
+    def crash(self, call: int) -> NoReturn:
+        """Kill the current delivery at ``call``: :class:`AgentCrashed` is raised into it, and
+        every later call it makes is refused the same way (a dead process makes no calls)."""
+        self.crashes.setdefault(self.delivery, call)
+        self.refuse_if_crashed()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def refuse_if_crashed(self) -> None:
+        """Raise :class:`AgentCrashed` in a delivery that was killed."""
+        call = self.crashes.get(self.delivery)
+        if call is not None:
+            raise AgentCrashed(
+                f"chaoskit: agent_crash: delivery {self.delivery} was killed at call #{call}"
+            )
+
+    def next_call(self) -> int:
+        """The number of a new call (HTTP or ``task.store``), counted from 1 in each run."""
+        with self._lock:
+            self._calls += 1
+            return self._calls
+
+    def store_call(
+        self, op: StoreOp, key: str, params: dict[str, str], apply: Callable[[], StoreChange]
+    ) -> Any:
+        """One ``task.store`` operation, as a call: traced, faulted, in the ``store`` ledger."""
+        self.refuse_if_crashed()
+        return serve_store_call(self, op, key, params, apply)
 
     def routes(self, host: str, port: int | None) -> bool:
         """Whether requests to ``host:port`` go to the fakes (asked by aiohttp's, urllib3's and
@@ -311,9 +361,7 @@ class World:
         client: Client,
         timeout: float | None,
     ) -> httpx.Response:
-        with self._lock:
-            self._calls += 1
-            index = self._calls
+        index = self.next_call()
         now = self.clock.monotonic()
         self.trace.add(
             RequestEvent,
@@ -348,6 +396,10 @@ class World:
                 message=signal.message,
             )
             raise
+        except AgentCrashed as crashed:
+            now = self.clock.monotonic()
+            self.trace.add(ExceptionEvent, now, call=index, error="crash", message=str(crashed))
+            raise
         self.trace.add(ResponseEvent, self.clock.monotonic(), call=index, **_outcome(response))
         return response
 
@@ -355,6 +407,9 @@ class World:
 
     def _check_target(self, rule: FaultRule) -> None:
         target = rule.target
+        if target.backend == STORE:
+            check_store_target(rule)
+            return
         if target.backend not in self.backends:
             raise InvalidFault(
                 f"chaoskit: fault {rule.label!r} targets unknown backend {target.backend!r}."
@@ -453,6 +508,10 @@ class _Serving:
                 return _with_body(response, body), detail
             case StaleRead():
                 return self.stale(fault.lag)
+            case AgentCrash():
+                if fault.phase == "after_commit":
+                    self.execute()
+                self.world.crash(self.index)
             case _:
                 assert_never(fault)
 

@@ -1,0 +1,361 @@
+"""Task-level chaos: the agent killed at a call, the task delivered again, ``task.store``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+import requests
+
+from chaoskit import AgentCrashed, InvalidScenario, Task, TaskStore, World
+from chaoskit.engine import EngineSettings, explore, replay
+from chaoskit.examples.agents import crashes
+from chaoskit.examples.agents.toolkit import Http, refund, the_order
+from chaoskit.examples.catalogue import load_builtin, schedule
+from chaoskit.scenarios import Scenario, scenario
+from chaoskit.world.trace import DeliveryEvent, ExceptionEvent
+
+FAST = EngineSettings(examples=40, database=False, seed=0, wall_guard=5.0)
+HALF = "Half of my order {order.id} never arrived. Please refund half of it."
+ONE_REFUND = {"name": "at_most_one_effect_per_intent", "effect": "refund.created", "key": "charge"}
+
+
+def crash_scenario(*, target: str = "payments: POST /v1/refunds", **fields: Any) -> Scenario:
+    crash = {"kind": "agent_crash", "target": target, "explore": True}
+    return scenario(
+        **{
+            "name": "crash",
+            "task": HALF,
+            "backends": ["payments", "crm"],
+            "delivery": {"attempts": 2},
+            "faults": [crash],
+            "invariants": [ONE_REFUND],
+            **fields,
+        }
+    )
+
+
+# -- the crash itself ---------------------------------------------------------------------------
+
+
+def test_except_exception_does_not_catch_a_crash_and_the_refund_stays_committed() -> None:
+    caught: list[str] = []
+
+    def swallows_everything(task: Task) -> str:
+        http = Http(task)
+        order = the_order(http, task.message)
+        assert order is not None
+        try:
+            refund(http, order["charge_id"], 100, key=f"r-{task.id}")
+        except Exception:  # what an agent's blanket handler catches: not a crash
+            caught.append("exception")
+        return "Refund submitted."
+
+    pinned = {"kind": "agent_crash", "target": "payments: POST /v1/refunds", "calls": [1]}
+    example = _first_example(crash_scenario(faults=[pinned]), swallows_everything)
+    assert caught == []
+    assert len(example.ledgers["payments"]) == 1  # after_commit: the refund went through
+    assert [d.label for d in example.deliveries] == [
+        "delivery 1",
+        "delivery 2 after a crash at call #2",
+    ]
+    assert example.deliveries[0].reply is None and example.deliveries[1].reply is not None
+    assert not example.findings
+
+
+def test_a_crash_before_commit_leaves_nothing_committed() -> None:
+    pinned = {
+        "kind": "agent_crash",
+        "target": "payments: POST /v1/refunds",
+        "phase": "before_commit",
+        "calls": [1],
+    }
+    example = _first_example(
+        crash_scenario(faults=[pinned], delivery={"attempts": 1}), crashes.naive
+    )
+    assert example.ledgers["payments"] == ()
+    assert example.deliveries[0].crashed_at == 2
+    assert example.reply is None
+    assert not example.findings  # a killed process raised nothing of its own
+
+
+def test_an_agent_that_swallows_the_crash_is_refused_and_its_reply_discarded() -> None:
+    def stubborn(task: Task) -> str:
+        http = Http(task)
+        order = the_order(http, task.message)
+        assert order is not None
+        with contextlib.suppress(BaseException):  # the point of the test
+            refund(http, order["charge_id"], 100, key=str(uuid.uuid4()))
+        with pytest.raises(AgentCrashed):
+            the_order(http, task.message)  # a dead process makes no calls
+        return "All done!"
+
+    pinned = {"kind": "agent_crash", "target": "payments: POST /v1/refunds", "calls": [1]}
+    example = _first_example(crash_scenario(faults=[pinned], delivery={"attempts": 1}), stubborn)
+    assert example.reply is None
+    requests_made = [e for e in example.trace if e.kind == "request"]
+    assert len(requests_made) == 2
+
+
+@pytest.mark.parametrize("client", ["requests", "async httpx"])
+def test_a_crash_reaches_agents_on_other_clients(client: str) -> None:
+    def on_requests(task: Task) -> str:
+        requests.post(
+            f"{task.urls['payments']}/v1/refunds",
+            data={"charge": "ch_x", "amount": 1},
+            headers=task.auth("payments"),
+            timeout=5,
+        )
+        return "done"
+
+    async def on_async_httpx(task: Task) -> str:
+        async with httpx.AsyncClient() as http:
+            await http.post(
+                f"{task.urls['payments']}/v1/refunds",
+                data={"charge": "ch_x", "amount": 1},
+                headers=task.auth("payments"),
+            )
+        await asyncio.sleep(0)
+        return "done"
+
+    agent = on_requests if client == "requests" else on_async_httpx
+    pinned = {"kind": "agent_crash", "target": "payments: POST /v1/refunds", "calls": [1]}
+    example = _first_example(crash_scenario(faults=[pinned], delivery={"attempts": 1}), agent)
+    assert example.deliveries[0].crashed_at == 1
+    assert example.reply is None and not example.findings
+    crash = [e for e in example.trace if isinstance(e, ExceptionEvent)]
+    assert [e.error for e in crash] == ["crash"]
+
+
+# -- exploring and shrinking crashes -----------------------------------------------------------
+
+
+KILLED_AT: list[int] = []
+
+
+def five_calls(task: Task, *, key: str | None = None) -> str:
+    """Two reads, a refund, two reads. With a fresh key per delivery, only a crash at or after
+    the refund makes the next delivery refund again. Notes which call it was killed at."""
+    http = Http(task)
+    step = 0
+
+    def call(fn: Any) -> Any:
+        nonlocal step
+        step += 1
+        try:
+            return fn()
+        except AgentCrashed:
+            KILLED_AT.append(step)
+            raise
+
+    order = call(lambda: the_order(http, task.message))
+    assert order is not None
+    call(lambda: the_order(http, task.message))
+    amount = int(order["amount"]) // 2
+    call(lambda: refund(http, order["charge_id"], amount, key=key or str(uuid.uuid4())))
+    call(lambda: the_order(http, task.message))
+    call(lambda: the_order(http, task.message))
+    return "Refund submitted."
+
+
+def five_calls_keyed_on_the_task(task: Task) -> str:
+    return five_calls(task, key=f"refund-{task.id}")
+
+
+CRASH_ANYWHERE = [
+    {"kind": "agent_crash", "target": "crm: /*", "explore": True},
+    {"kind": "agent_crash", "target": "payments: /*", "explore": True},
+]
+
+
+def test_a_crash_at_every_call_index_is_explored() -> None:
+    KILLED_AT.clear()
+    anywhere = crash_scenario(faults=CRASH_ANYWHERE)
+    result = explore(anywhere, five_calls_keyed_on_the_task, agent_name="keyed", config=FAST)
+    assert result.status == "held"
+    assert set(KILLED_AT) == {1, 2, 3, 4, 5}
+
+
+def test_a_crash_is_shrunk_to_the_earliest_call_that_breaks_the_invariant() -> None:
+    anywhere = crash_scenario(faults=CRASH_ANYWHERE)
+    result = explore(anywhere, five_calls, agent_name="five", config=FAST)
+    assert result.status == "violated"
+    example = result.counterexample
+    assert example is not None
+    fired = [d for d in example.decisions if d.rule is not None]
+    assert [d.call for d in fired] == [3]  # the refund: crashes at calls 1 and 2 are harmless
+    assert example.deliveries[1].label == "delivery 2 after a crash at call #3"
+
+
+def test_the_reference_pair_is_told_apart_by_one_crash_decision() -> None:
+    built_in = load_builtin("refund_agent_crash")
+    naive = explore(built_in, crashes.naive, agent_name="naive", config=FAST)
+    hardened = explore(built_in, crashes.hardened, agent_name="hardened", config=FAST)
+    assert naive.status == "violated"
+    assert naive.counterexample is not None
+    assert schedule(naive.counterexample) == ("agent_crash@payments POST /v1/refunds#1",)
+    assert hardened.status == "held", hardened.invariants
+    assert not hardened.not_exercised
+
+
+def test_replay_reproduces_a_crash_and_redelivery_exactly() -> None:
+    built_in = load_builtin("refund_agent_crash")
+    found = explore(built_in, crashes.naive, agent_name="naive", config=FAST).counterexample
+    assert found is not None and len(found.deliveries) == 2
+    again = replay(built_in, crashes.naive, found)
+    assert again.trace == found.trace
+    assert again.deliveries == found.deliveries
+    assert again.ledgers == found.ledgers
+    assert [e.what for e in again.trace if isinstance(e, DeliveryEvent)] == [
+        "start",
+        "crash",
+        "start",
+        "end",
+    ]
+
+
+# -- task.id, task.delivery and task.store -----------------------------------------------------
+
+
+def test_the_store_survives_redelivery_and_is_empty_at_the_next_example() -> None:
+    seen: list[tuple[str, int, Any]] = []
+
+    def remembers(task: Task) -> str:
+        seen.append((task.id, task.delivery, task.store.get("progress")))
+        task.store.put("progress", {"delivery": task.delivery})
+        Http(task).send("crm", "GET", "/v1/orders/none")
+        return "ok"
+
+    pinned = {"kind": "agent_crash", "target": "crm: GET /v1/orders/{id}", "calls": [1]}
+    config = EngineSettings(examples=3, database=False, seed=0)
+    explore(crash_scenario(faults=[pinned]), remembers, agent_name="r", config=config)
+    assert len(seen) >= 4
+    for (first_id, one, before), (again_id, two, after) in zip(seen[::2], seen[1::2], strict=True):
+        assert (one, before) == (1, None)  # a new example: an empty store
+        assert (two, after) == (2, {"delivery": 1})  # the crashed delivery's progress
+        assert first_id == again_id
+
+
+def test_store_operations_are_traced_and_in_the_store_ledger() -> None:
+    def claims(task: Task) -> str:
+        assert task.store.claim("refund:ch_1", "mine") is True
+        assert task.store.claim("refund:ch_1", "theirs") is False
+        assert task.store.compare_and_set("refund:ch_1", "mine", "done") is True
+        assert task.store.delete("gone") is False
+        return "ok"
+
+    example = _first_example(crash_scenario(faults=[], invariants=[]), claims)
+    store = [e for e in example.trace if e.kind == "request" and e.backend == "store"]
+    assert [(e.call, e.method, e.path) for e in store] == [
+        (1, "CLAIM", "/refund:ch_1"),
+        (2, "CLAIM", "/refund:ch_1"),
+        (3, "COMPARE_AND_SET", "/refund:ch_1"),
+        (4, "DELETE", "/gone"),
+    ]
+    assert [(e.kind, e.fields["value"]) for e in example.ledgers["store"]] == [
+        ("store.claim", '"mine"'),
+        ("store.compare_and_set", '"done"'),
+    ]
+
+
+def test_a_fault_can_target_the_store_like_a_backend() -> None:
+    outcomes: list[str] = []
+
+    def writes(task: Task) -> str:
+        try:
+            task.store.put("progress", 1)
+        except TimeoutError:
+            outcomes.append("timeout")
+        outcomes.append(f"stored {task.store.get('progress')}")
+        return "ok"
+
+    pinned = {"kind": "timeout_after_commit", "target": "store: put", "calls": [1]}
+    _first_example(crash_scenario(faults=[pinned], invariants=[]), writes)
+    assert outcomes == ["timeout", "stored 1"]
+
+
+def test_eight_threads_on_one_store_see_atomic_operations() -> None:
+    def hammer(store: TaskStore, winners: list[int], n: int) -> None:
+        if store.claim("lock", n):
+            winners.append(n)
+        for _ in range(50):
+            while True:
+                count = store.get("count", 0)
+                if store.compare_and_set("count", count or None, count + 1):
+                    break
+
+    for attached in (False, True):
+        store, winners = TaskStore(), []
+        with World(seed=1) as world:
+            store.attach(world if attached else None)
+            threads = [threading.Thread(target=hammer, args=(store, winners, n)) for n in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert len(winners) == 1
+        assert store.snapshot() == {"lock": winners[0], "count": 400}
+        if attached:
+            assert len(world.ledgers["store"]) == 401
+
+
+def test_the_store_refuses_what_json_cannot_hold_and_says_what_to_store() -> None:
+    with pytest.raises(TypeError, match=r"chaoskit: task.store holds JSON values"):
+        TaskStore().put("when", object())
+
+
+def test_values_read_from_the_store_are_copies() -> None:
+    store = TaskStore()
+    store.put("items", [1])
+    store.get("items").append(2)
+    assert store.get("items") == [1]
+
+
+# -- the scenario's [delivery] -----------------------------------------------------------------
+
+
+def test_a_misspelt_delivery_field_is_named_with_a_suggestion() -> None:
+    with pytest.raises(InvalidScenario, match=r"delivery\.atempts.*Did you mean 'attempts'"):
+        crash_scenario(delivery={"atempts": 2})
+
+
+def test_a_store_target_with_an_unknown_operation_suggests_the_close_one() -> None:
+    with pytest.raises(InvalidScenario, match=r"no operation 'pt'.*Did you mean 'put'"):
+        crash_scenario(target="store: pt")
+
+
+def test_a_fault_the_store_cannot_meet_is_refused_with_the_ones_it_can() -> None:
+    faults = [{"kind": "rate_limit", "target": "store: put", "explore": True}]
+    with pytest.raises(InvalidScenario, match=r"cannot meet a rate_limit fault.*agent_crash"):
+        crash_scenario(faults=faults)
+
+
+def test_a_follow_up_naming_a_field_the_world_lacks_is_refused() -> None:
+    with pytest.raises(InvalidScenario, match=r"delivery.follow_up.*\{order.idd\}"):
+        crash_scenario(delivery={"follow_up": "Still no refund for {order.idd}"})
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _first_example(built: Scenario, agent: Any) -> Any:
+    """The first example explored: seeded, one example, recorded as a sample."""
+    from chaoskit.engine.example import backends_for, run_example
+    from chaoskit.world.world import World as _World
+
+    world = _World(backends_for(built), faults=built.faults)
+    return run_example(
+        built,
+        agent,
+        world,
+        built.build_invariants(),
+        world_seed=0,
+        decide=None,
+        decisions=[],
+        wall_limit=5.0,
+    )
