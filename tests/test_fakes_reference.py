@@ -18,9 +18,9 @@ from chaoskit.fakes import CRM, FakeBackend, FakeRequest, Payments, Ticketing, r
 from chaoskit.fakes.jsonapi import JsonBackend, json_body, require_str
 from chaoskit.fakes.openapi import openapi
 from chaoskit.fakes.reference import reference
-from chaoskit.fakes.registry import BUILTIN_BACKENDS
+from chaoskit.fakes.registry import BUILTIN_BACKENDS, DIALECT_BACKENDS
 
-BACKENDS = sorted(BUILTIN_BACKENDS.items())
+BACKENDS = sorted({**BUILTIN_BACKENDS, **DIALECT_BACKENDS}.items())
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from chaoskit.fakes.approvals import Approvals
 from chaoskit.fakes.base import FakeBackend, FakeRequest, Ledger, LedgerEntry, Route, route
 from chaoskit.fakes.crm import CRM
 from chaoskit.fakes.emails import Email
+from chaoskit.fakes.hubspot import HubSpot
 from chaoskit.fakes.model import (
     AnthropicModel,
     ModelCall,
@@ -35,6 +36,7 @@ __all__ = [
     "Email",
     "FakeBackend",
     "FakeRequest",
+    "HubSpot",
     "Ledger",
     "LedgerEntry",
     "ModelCall",

@@ -19,12 +19,14 @@ from chaoskit.fakes.approvals import Approvals
 from chaoskit.fakes.base import FakeBackend
 from chaoskit.fakes.crm import CRM
 from chaoskit.fakes.emails import Email
+from chaoskit.fakes.hubspot import HubSpot
 from chaoskit.fakes.model import AnthropicModel, OpenAIModel
 from chaoskit.fakes.payments import Payments
 from chaoskit.fakes.ticketing import Ticketing
 
 __all__ = [
     "BUILTIN_BACKENDS",
+    "DIALECT_BACKENDS",
     "backend_class",
     "backend_names",
     "default_backends",
@@ -42,6 +44,13 @@ BUILTIN_BACKENDS: Mapping[str, type[FakeBackend]] = {
     "anthropic": AnthropicModel,
 }
 
+#: Built-in fakes that speak a vendor's own wire format over the same generated world. A
+#: scenario names them (``backends = ["hubspot"]``); a default world leaves them out, since
+#: each one doubles a built-in (hubspot the crm) and claims the vendor's real host.
+DIALECT_BACKENDS: Mapping[str, type[FakeBackend]] = {
+    "hubspot": HubSpot,
+}
+
 _REGISTERED: dict[str, type[FakeBackend]] = {}
 _LOCK = threading.Lock()
 
@@ -55,7 +64,8 @@ def register_backend(cls: type[FakeBackend]) -> type[FakeBackend]:
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not name:
         raise WorldError(f"chaoskit: {cls.__qualname__} needs a class attribute `name`.")
-    if name in BUILTIN_BACKENDS and BUILTIN_BACKENDS[name] is not cls:
+    builtin = BUILTIN_BACKENDS.get(name) or DIALECT_BACKENDS.get(name)
+    if builtin is not None and builtin is not cls:
         raise WorldError(
             f"chaoskit: {name!r} is a built-in backend; give {cls.__qualname__} another name."
         )
@@ -65,13 +75,15 @@ def register_backend(cls: type[FakeBackend]) -> type[FakeBackend]:
 
 
 def backend_names() -> tuple[str, ...]:
-    """Every backend a scenario may name: the built-ins first, then the registered ones."""
-    return (*BUILTIN_BACKENDS, *(n for n in _REGISTERED if n not in BUILTIN_BACKENDS))
+    """Every backend a scenario may name: the built-ins first, the vendor dialects, then the
+    registered ones."""
+    builtin = (*BUILTIN_BACKENDS, *DIALECT_BACKENDS)
+    return (*builtin, *(n for n in _REGISTERED if n not in builtin))
 
 
 def backend_class(name: str) -> type[FakeBackend]:
     """The fake registered under ``name``, or an error listing the known names."""
-    cls = _REGISTERED.get(name) or BUILTIN_BACKENDS.get(name)
+    cls = _REGISTERED.get(name) or BUILTIN_BACKENDS.get(name) or DIALECT_BACKENDS.get(name)
     if cls is None:
         known = backend_names()
         raise WorldError(

@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import Field, field_validator
 
@@ -33,6 +33,7 @@ __all__ = [
     "WorldNote",
     "WorldOrder",
     "WorldRecipe",
+    "WorldSeeding",
     "WorldUser",
     "build_world",
 ]
@@ -211,12 +212,22 @@ class _RecipientSeeding(Protocol):
     def add_recipient(self, contact_id: str, *, email: str) -> None: ...
 
 
+@runtime_checkable
+class WorldSeeding(Protocol):
+    """What a vendor-dialect fake (``hubspot``…) needs to mirror the world in its own records:
+    :meth:`WorldData.model_dump` of the world just built, as plain data (fakes sit below the
+    world, so they take it untyped)."""
+
+    def seed_world(self, world: Mapping[str, Any]) -> None: ...
+
+
 def build_world(seed: int, recipe: WorldRecipe, backends: Mapping[str, FakeBackend]) -> WorldData:
     """Fill freshly bound fakes with a small consistent world and say what is where.
 
     Seeds ``payments`` (customers, charges) and ``crm`` (accounts, contacts, notes, orders,
     the acting user and a service account) when present; registers both tokens with every
-    other fake that takes tokens, and contact ids with the email fake. No ledger entries.
+    other fake that takes tokens, and contact ids with the email fake; hands the finished world
+    to every vendor-dialect fake (:class:`WorldSeeding`) to mirror. No ledger entries.
 
     >>> from chaoskit.fakes.crm import CRM
     >>> world = build_world(7, WorldRecipe(customers=2), {"crm": CRM()})
@@ -236,7 +247,7 @@ def build_world(seed: int, recipe: WorldRecipe, backends: Mapping[str, FakeBacke
         seeder.crm.add_user(user.user_id, user.token, accounts=in_scope)
         seeder.crm.add_user(service.user_id, service.token, accounts="*")
     _register_elsewhere(backends, (user, service), seeder.contacts)
-    return WorldData(
+    data = WorldData(
         seed=seed,
         user=user,
         service_account=service,
@@ -245,6 +256,12 @@ def build_world(seed: int, recipe: WorldRecipe, backends: Mapping[str, FakeBacke
         orders=tuple(seeder.orders),
         notes=tuple(seeder.notes),
     )
+    dialects = [b for b in backends.values() if isinstance(b, WorldSeeding)]
+    if dialects:
+        dumped = data.model_dump()
+        for backend in dialects:
+            backend.seed_world(dumped)
+    return data
 
 
 # -- drawing (pure: seed and recipe in, plans out) -------------------------------------------

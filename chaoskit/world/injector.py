@@ -129,7 +129,17 @@ class Injector:
 
 
 #: Fields a poisoned document lands in, in order of preference, when the fault names none.
-POISON_FIELDS = ("text", "body", "note", "notes", "description", "comment", "content", "message")
+POISON_FIELDS = (
+    "text",
+    "body",
+    "note",
+    "notes",
+    "description",
+    "comment",
+    "content",
+    "message",
+    "hs_note_body",  # HubSpot's note body
+)
 
 
 def poison(content: bytes, fault: PoisonedDocument) -> tuple[bytes, str | None]:
