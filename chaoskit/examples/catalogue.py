@@ -172,6 +172,12 @@ PAIRS: tuple[Pair, ...] = (
         scenarios={"ticket_timeout_after_commit": ("at_most_one_effect_per_intent",)},
     ),
     Pair(
+        module="hubspot_contacts",
+        defect="retries a HubSpot contact create blindly (HubSpot has no idempotency keys)",
+        fix="searches for the contact before every attempt; treats 409 CONFLICT as done",
+        scenarios={"hubspot_duplicate_contact": ("at_most_one_effect_per_intent",)},
+    ),
+    Pair(
         module="llm",
         defect="runs every tool call the model returns and replies with the model's text",
         fix="checked, deduped, intent-keyed and capped tool calls; the reply comes from the tools",
