@@ -395,6 +395,62 @@ def _bare_wire_clients(fake: Payments, url: str, calls: int) -> dict[str, Callab
     }
 
 
+# -- 1d. vendor SDKs: hubspot-api-client -------------------------------------------------------
+
+
+def per_call_hubspot(calls: int, rounds: int) -> list[Row]:
+    """The official hubspot SDK reading a contact in a world, against the same SDK whose
+    urllib3 pool manager is a bare mock answering from the same fake (no HTTP at all).
+
+    The mock is the SDK's own extension point (``rest_client.pool_manager``): the SDK builds
+    the request, deserialises the answer into its models and raises its exceptions as usual.
+    """
+    import hubspot
+    import urllib3
+
+    from chaoskit.fakes import HubSpot
+
+    fake = HubSpot()
+    world = World([fake], trace_limit=10**9)
+
+    class BarePool:  # what the SDK calls: request(method, url, ..., headers=)
+        def request(self, method: str, url: str, **kw: Any) -> urllib3.HTTPResponse:
+            fields = kw.get("fields") or []
+            native = httpx.Request(method, url, params=fields, headers=kw.get("headers"))
+            answer = fake.serve(native)
+            return urllib3.HTTPResponse(
+                body=answer.content,
+                headers=urllib3.HTTPHeaderDict(answer.headers.multi_items()),
+                status=answer.status_code,
+                reason=answer.reason_phrase,
+                preload_content=True,
+            )
+
+    def api(bare: bool) -> Any:
+        made = hubspot.Client.create(access_token=HubSpot.DEFAULT_TOKEN).crm.contacts.basic_api
+        if bare:
+            made.api_client.rest_client.pool_manager = BarePool()
+        return made
+
+    inside, outside = api(bare=False), api(bare=True)
+
+    def reads(client: Any) -> Callable[[], Any]:
+        contact = fake.add_object("contacts", {"email": "ada@example.com"})
+        return lambda: [client.get_by_id(contact) for _ in range(calls)]
+
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        world.reset()
+        best["bare"] = min(best.get("bare", 1e9), _timed(reads(outside)) / calls)
+        world.reset()  # same seed: the contact comes back with the same id
+        timed = reads(inside)
+        with world:
+            best["world"] = min(best.get("world", 1e9), _timed(timed) / calls)
+    cost, base = best["world"], best["bare"]
+    note = f"{cost * 1e6:.0f} µs vs {base * 1e6:.0f} µs on a bare pool_manager mock"
+    return [Row("chaoskit via hubspot-api-client", cost / base, "× bare SDK", "-", None, note)]
+
+
 # -- agents for the engine benchmarks -----------------------------------------------------------
 
 
@@ -714,6 +770,7 @@ def main(argv: list[str] | None = None) -> int:
     q = args.quick
     rows = per_call(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_wire_clients(calls=50 if q else 2000, rounds=2 if q else 7)
+    rows += per_call_hubspot(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
     rows += throughput(examples=10 if q else 300)
     rows += virtual_time(examples=5 if q else 100)

@@ -150,8 +150,9 @@ class HubSpot(FakeBackend):
     # -- tokens --------------------------------------------------------------------------------
 
     def credential(self, principal_token: str) -> str:
-        """The private-app token acting for the principal whose token this is."""
-        return private_app_token(principal_token)
+        """The private-app token acting for the principal whose token this is (without a
+        principal, as in a bare world's server mode: :attr:`DEFAULT_TOKEN`)."""
+        return private_app_token(principal_token) if principal_token else self.DEFAULT_TOKEN
 
     def add_token(self, token: str, principal: str) -> None:
         """Give ``principal`` a private-app token (:meth:`credential` of ``token``)."""
