@@ -504,3 +504,26 @@ def test_a_storm_folded_in_the_timeline_still_counts_what_it_committed(
     assert "\u2192 500 api_error, 11 commits among them, t=1 s to 11 s" in folded
     (commit,) = [n for n in found["notes"] if "commit refund.created" in n]
     assert commit.startswith("#1 commit refund.created re_1")
+
+
+def test_a_crash_and_redelivery_is_drawn_as_bands_with_a_crash_mark(
+    browser: DevTools, tmp_path: Path
+) -> None:
+    from chaoskit.examples.agents import crashes
+    from chaoskit.examples.catalogue import load_builtin
+
+    config = EngineSettings(examples=20, database=False, seed=0)
+    result = run_scenarios(
+        [load_builtin("refund_agent_crash")], crashes.naive, agent_name="naive", config=config
+    )
+    example = result.scenarios[0].counterexample
+    assert example is not None and len(example.deliveries) == 2
+    found = open_report(browser, render_html(result), tmp_path)
+    assert found["errors"] == [] and found["csp"] == []
+    crash = example.deliveries[0].crashed_at
+    notes = found["notes"]  # each note's text, then its title again
+    assert "\u25b6 delivery 1\u25b6 delivery 1" in notes
+    assert any(n.startswith(f"\u25b6 delivery 2 after a crash at call #{crash}") for n in notes)
+    killed = f"\u2620 delivery 1 killed at call #{crash} (agent_crash)"
+    assert any(n.startswith(killed) for n in notes)
+    assert any(item.startswith("delivery 2 after a crash") for item in found["faultItems"])

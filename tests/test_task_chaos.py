@@ -12,9 +12,9 @@ import httpx
 import pytest
 import requests
 
-from chaoskit import AgentCrashed, InvalidScenario, Task, TaskStore, World
+from chaoskit import AgentCrashed, InvalidScenario, Reply, Task, TaskStore, Turn, World
 from chaoskit.engine import EngineSettings, explore, replay
-from chaoskit.examples.agents import crashes
+from chaoskit.examples.agents import crashes, follow_ups
 from chaoskit.examples.agents.toolkit import Http, refund, the_order
 from chaoskit.examples.catalogue import load_builtin, schedule
 from chaoskit.scenarios import Scenario, scenario
@@ -219,6 +219,100 @@ def test_replay_reproduces_a_crash_and_redelivery_exactly() -> None:
     ]
 
 
+# -- duplicates and follow-ups ----------------------------------------------------------------
+
+
+def test_a_duplicate_delivery_is_one_drawn_decision_that_catches_a_fresh_key_per_run() -> None:
+    built_in = load_builtin("refund_duplicate_delivery")
+    naive = explore(built_in, crashes.naive, agent_name="naive", config=FAST)
+    hardened = explore(built_in, crashes.hardened, agent_name="hardened", config=FAST)
+    assert naive.counterexample is not None
+    assert schedule(naive.counterexample) == ("duplicate@delivery#2",)
+    assert [d.label for d in naive.counterexample.deliveries] == [
+        "delivery 1",
+        "delivery 2 (a duplicate)",
+    ]
+    assert hardened.status == "held", hardened.invariants
+    assert hardened.coverage.sometimes["the task was delivered twice"] > 0
+
+
+def test_a_follow_up_carries_the_first_turn_and_catches_an_agent_that_acts_again() -> None:
+    histories: list[tuple[int, tuple[Any, ...]]] = []
+
+    def notes(task: Task) -> Reply:
+        histories.append((task.delivery, task.history))
+        return follow_ups.naive(task)
+
+    built_in = load_builtin("refund_follow_up")
+    naive = explore(built_in, notes, agent_name="naive", config=FAST)
+    hardened = explore(built_in, follow_ups.hardened, agent_name="hardened", config=FAST)
+    assert naive.counterexample is not None
+    assert schedule(naive.counterexample) == ("follow_up@delivery#2",)
+    follow_up = naive.counterexample.deliveries[1]
+    assert follow_up.message.startswith("I still don't see the refund")
+    first = naive.counterexample.deliveries[0]
+    assert (2, (Turn(message=first.message, reply=first.reply.text),)) in histories  # type: ignore[union-attr]
+    assert all(history == () for number, history in histories if number == 1)
+    assert hardened.status == "held", hardened.invariants
+
+
+def told_first(task: Task, *, honest: bool) -> str:
+    """Replies to the first message without refunding: a lie ("submitted") or the truth
+    ("passed to a colleague"); on the follow-up it refunds for real."""
+    if task.delivery == 1:
+        return "Refund submitted." if not honest else "I passed your refund to a colleague."
+    return five_calls(task, key=f"refund-{task.id}")
+
+
+@pytest.mark.parametrize("honest", [False, True])
+def test_each_reply_is_judged_against_the_ledgers_as_of_its_own_delivery(honest: bool) -> None:
+    built = crash_scenario(
+        faults=[],
+        delivery={"follow_up": "Any news on {order.id}? I still need half of it refunded."},
+        invariants=[
+            {
+                "name": "no_unreported_failure",
+                "intents": [
+                    {
+                        "intent": "refund",
+                        "effect": "refund.created",
+                        "route": "payments: POST /v1/refunds",
+                    }
+                ],
+            }
+        ],
+    )
+    example = _first_example(
+        built, lambda task: told_first(task, honest=honest), deliver=lambda what, n: True
+    )
+    assert [d.reason for d in example.deliveries] == ["first", "follow_up"]
+    assert len(example.ledgers["payments"]) == 1  # refunded on the follow-up
+    (verdict,) = [v for v in example.verdicts if v.invariant == "no_unreported_failure"]
+    if honest:
+        assert verdict.status == "held", verdict
+    else:  # the later refund does not make the first reply true after the fact
+        assert verdict.status == "violated"
+        assert verdict.explanation.startswith("delivery 1: ")
+
+
+def test_the_failure_text_tells_each_delivery_and_the_drawn_one() -> None:
+    from chaoskit.report.text import describe_failure
+
+    built_in = load_builtin("refund_follow_up")
+    text = describe_failure(explore(built_in, follow_ups.naive, agent_name="n", config=FAST))
+    assert "(0 faults, 1 delivery drawn)" in text
+    assert "    delivery 2   follow-up" in text
+    assert "    delivery 2 (a follow-up message): replied 'Refund re_" in text
+
+
+def test_replay_reproduces_a_drawn_follow_up_exactly() -> None:
+    built_in = load_builtin("refund_follow_up")
+    found = explore(built_in, follow_ups.naive, agent_name="n", config=FAST).counterexample
+    assert found is not None
+    again = replay(built_in, follow_ups.naive, found)
+    assert (again.trace, again.deliveries) == (found.trace, found.deliveries)
+
+
 # -- task.id, task.delivery and task.store -----------------------------------------------------
 
 
@@ -343,7 +437,7 @@ def test_a_follow_up_naming_a_field_the_world_lacks_is_refused() -> None:
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _first_example(built: Scenario, agent: Any) -> Any:
+def _first_example(built: Scenario, agent: Any, deliver: Any = None) -> Any:
     """The first example explored: seeded, one example, recorded as a sample."""
     from chaoskit.engine.example import backends_for, run_example
     from chaoskit.world.world import World as _World
@@ -358,4 +452,5 @@ def _first_example(built: Scenario, agent: Any) -> Any:
         decide=None,
         decisions=[],
         wall_limit=5.0,
+        deliver=deliver,
     )

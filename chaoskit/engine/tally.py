@@ -52,7 +52,11 @@ def count(tally: Tally, scenario: Scenario, example: Example, config: EngineSett
         kinds[fault.kind] = kinds.get(fault.kind, 0) + 1
         tally.fired_rules[fault.rule] = tally.fired_rules.get(fault.rule, 0) + 1
     for prop in scenario.sometimes:
-        if any(_hits(prop.fault, prop.target, f) for f in example.faults):
+        if prop.delivery is not None:
+            hit = any(d.reason == prop.delivery for d in example.deliveries)
+        else:
+            hit = any(_hits(prop.fault, prop.target, f) for f in example.faults)
+        if hit:
             tally.sometimes[prop.name] = tally.sometimes.get(prop.name, 0) + 1
     if not example.failed and len(tally.samples) < config.passing_samples:
         tally.samples.append(example)

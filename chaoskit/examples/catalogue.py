@@ -192,7 +192,17 @@ PAIRS: tuple[Pair, ...] = (
         fix="idempotency key derived from task.id, progress recorded in task.store",
         scenarios={
             "refund_agent_crash": ("at_most_one_effect_per_intent", "idempotency_key_stable"),
+            "refund_duplicate_delivery": (
+                "at_most_one_effect_per_intent",
+                "idempotency_key_stable",
+            ),
         },
+    ),
+    Pair(
+        module="follow_ups",
+        defect='refunds again when the customer writes "I still don\'t see it"',
+        fix="looks up the charge's refunds before making one",
+        scenarios={"refund_follow_up": ("at_most_one_effect_per_intent",)},
     ),
     Pair(
         module="pydantic_ai_agent",

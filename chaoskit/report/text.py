@@ -68,12 +68,31 @@ def _counterexample_lines(example: Example) -> list[str]:
     count = f"{len(groups)} fault{'s' if len(groups) != 1 else ''}"
     if hit != len(groups):
         count = f"{len(groups)} decision{'s' if len(groups) != 1 else ''}, {hit} calls hit"
+    drawn = [d for d in example.decisions if d.kind == "delivery" and d.rule is not None]
+    if drawn:
+        count += f", {len(drawn)} deliver{'ies' if len(drawn) != 1 else 'y'} drawn"
     lines.append(f"  minimal fault schedule ({count}):")
-    lines += [_group_line(group) for group in groups] or [
-        "    (none: the agent fails without any fault)"
-    ]
+    lines += [_group_line(group) for group in groups]
+    lines += [f"    delivery {d.call:<3} {(d.rule or '').replace('_', '-')}" for d in drawn]
+    if not groups and not drawn:
+        lines.append("    (none: the agent fails without any fault)")
+    lines += _delivery_lines(example)
     if example.reply is not None:
         lines.append(f"  reply: {example.reply.text[:300]!r}")
+    return lines
+
+
+def _delivery_lines(example: Example) -> list[str]:
+    """Each delivery of the task and how it ended: ``delivery 2 after a crash at call #3``."""
+    if not example.deliveries:
+        return []
+    lines = ["  deliveries:"]
+    for d in example.deliveries:
+        if d.crashed_at is not None:
+            ended = f"killed at call #{d.crashed_at} (agent_crash)"
+        else:
+            ended = f"replied {d.reply.text[:120]!r}" if d.reply is not None else "no reply"
+        lines.append(f"    {d.label}: {ended}")
     return lines
 
 

@@ -59,11 +59,13 @@ class Expectation(FrozenModel):
 
 
 class Sometimes(FrozenModel):
-    """A property that must hold in at least one example: the fault really reached its call."""
+    """A property that must hold in at least one example: the fault really reached its call,
+    or the task really was delivered again (``delivery = "duplicate"``…)."""
 
     name: str
     fault: str | None = None
     target: str | None = None
+    delivery: Literal["redelivery", "duplicate", "follow_up", "concurrent"] | None = None
 
 
 class InvariantSpec(FrozenModel):

@@ -441,7 +441,8 @@
           : " (the smallest schedule shrinking found) and ") +
         seconds(ex.virtual_seconds) + " of virtual time."
       ]),
-      faultList(decisions(ex)),
+      (ex.deliveries || []).length && !decisions(ex).length ? null : faultList(decisions(ex)),
+      (ex.deliveries || []).length ? deliveryList(ex.deliveries) : null,
       verdictList(broken),
       findingList(ex.findings || []),
       h("h4", null, "Timeline"),
@@ -494,6 +495,19 @@
         ": ", u(f.backend, "mono"), " ", u(f.route, "mono"),
         h("span", { class: "muted" }, [" \u00b7 rule ", u(f.rule, "mono")]),
         f.detail ? h("span", { class: "muted" }, [" \u00b7 ", u(clip(f.detail, 300))]) : null
+      ]);
+    }));
+  }
+
+  /** The deliveries of the task, each with what ended it, and the faults that hit it. */
+  function deliveryList(deliveries) {
+    return h("ol", { class: "faults deliveries" }, deliveries.map(function (d) {
+      return h("li", null, [
+        h("span", { class: "chip" }, u(deliveryLabel(d))), " ",
+        d.crashed_at !== null && d.crashed_at !== undefined
+          ? h("span", null, ["killed at call ", h("b", { class: "mono" }, "#" + d.crashed_at),
+            " (agent_crash): no reply"])
+          : h("span", null, d.reply ? ["replied ", h("q", null, longText(d.reply.text, 200))] : "no reply")
       ]);
     }));
   }
@@ -680,7 +694,8 @@
     var width = notesX + NOTE_CHARS * NOTE_CHAR_W + 16;
     var g = { marks: s("g", { class: "marks" }), notes: s("g", { class: "notes" }), grid: s("g", { class: "grid" }) };
     var state = { y: 44, at: 0, calls: {}, callY: {}, ended: {}, seen: {}, laneX: laneX,
-      notesX: notesX, width: width, extra: 0 };
+      notesX: notesX, width: width, extra: 0, bands: {}, deliveries: {} };
+    (ex.deliveries || []).forEach(function (d) { state.deliveries[d.number] = d; });
     tick(g, state, 0);
     var trace = ex.trace || [];
     var folds = stormFolds(ex, trace);
@@ -924,8 +939,44 @@
       cross(g, state.laneX("agent"), y);
       note(g, state, y, "\u2715 refused: " + (e.what === "process" ? "process " : e.what + " ") +
         e.target + (e.library ? " (" + e.library + ")" : ""), "bad");
+    },
+    // A delivery of the task is a band across every lane; a crash ends its band with a mark.
+    delivery: function (g, state, e, y) {
+      var told = deliveryLabel(state.deliveries[e.delivery] || e);
+      if (e.what === "start") {
+        state.bands[e.delivery] = y;
+        append(g.grid, s("line", { class: "delivery-start", x1: 8, y1: y - 11, x2: state.width - 8, y2: y - 11 }));
+        note(g, state, y, "\u25b6 " + told, "delivery");
+        return;
+      }
+      var top = state.bands[e.delivery] === undefined ? y : state.bands[e.delivery];
+      append(g.grid, s("rect", { class: "delivery-band band-" + (e.delivery % 2 ? "odd" : "even"),
+        x: 8, y: top - 11, width: state.width - 16, height: y - top + 22, rx: 4 }));
+      if (e.what === "crash") {
+        var x = state.laneX("agent");
+        append(g.marks, s("g", { class: "crash" }, [
+          s("circle", { cx: x, cy: y, r: 9 }),
+          s("line", { x1: x - 5, y1: y - 5, x2: x + 5, y2: y + 5 }),
+          s("line", { x1: x - 5, y1: y + 5, x2: x + 5, y2: y - 5 })
+        ]));
+        note(g, state, y, "\u2620 " + told + " killed at call #" + e.crashed_at + " (agent_crash)", "bad");
+      } else {
+        var replied = (state.deliveries[e.delivery] || {}).reply;
+        note(g, state, y, "\u25c0 delivery " + e.delivery + " replied" +
+          (replied ? ": \u201c" + replied.text + "\u201d" : ""), "delivery");
+      }
     }
   };
+
+  /** "delivery 2 after a crash at call #3", "delivery 3 (a follow-up message)": as the
+   * failure text says it (chaoskit.results.DeliveryRecord.label). */
+  function deliveryLabel(d) {
+    var head = "delivery " + (d.number || d.delivery);
+    if (d.reason === "redelivery" && d.after_crash !== null && d.after_crash !== undefined) {
+      return head + " after a crash at call #" + d.after_crash;
+    }
+    return head + ({ duplicate: " (a duplicate)", follow_up: " (a follow-up message)" }[d.reason] || "");
+  }
 
   function cross(g, x, y) {
     append(g.marks, s("g", { class: "cross" }, [
