@@ -109,12 +109,17 @@ def test_the_command_gets_the_task_on_stdin_and_in_its_environment(tmp_path: Pat
         "urls": {"payments": "http://127.0.0.1:9", "crm": "http://127.0.0.1:10"},
         "credentials": {"payments": "sk_test_1", "crm": "tok_1"},
         "budget": Budget(tool_calls=5).model_dump(mode="json"),
+        "id": "task",
+        "delivery": 1,
+        "history": [],
     }
     assert seen["env"] == {
         "CHAOSKIT_TASK_MESSAGE": "Refund order ord_1 please.",
         "CHAOSKIT_USER_ID": "usr_1",
         "CHAOSKIT_USER_TOKEN": "tok_1",
         "CHAOSKIT_USER_SCOPE": "acct_1,acct_2",
+        "CHAOSKIT_TASK_ID": "task",
+        "CHAOSKIT_TASK_DELIVERY": "1",
         "CHAOSKIT_PAYMENTS_URL": "http://127.0.0.1:9",
         "CHAOSKIT_CRM_URL": "http://127.0.0.1:10",
         "CHAOSKIT_PAYMENTS_TOKEN": "sk_test_1",

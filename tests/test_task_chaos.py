@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -454,3 +456,28 @@ def _first_example(built: Scenario, agent: Any, deliver: Any = None) -> Any:
         wall_limit=5.0,
         deliver=deliver,
     )
+
+
+def test_an_agent_in_another_process_sees_a_reset_and_is_delivered_again(tmp_path: Path) -> None:
+    from chaoskit.engine import command_agent
+
+    script = tmp_path / "agent.py"
+    script.write_text(
+        "import json, sys, urllib.request\n"
+        "task = json.load(sys.stdin)\n"
+        "req = urllib.request.Request(task['urls']['payments'] + '/v1/refunds', method='POST',\n"
+        "    data=b'charge=ch_x&amount=1',\n"
+        "    headers={'Authorization': 'Bearer ' + task['credentials']['payments']})\n"
+        "outcome = 'ok'\n"
+        "try:\n"
+        "    urllib.request.urlopen(req, timeout=5)\n"
+        "except OSError as error:  # the crash: a reset; delivery 2: a 404 for ch_x\n"
+        "    outcome = type(error).__name__\n"
+        "print('delivery %s of %s: %s' % (task['delivery'], task['id'], outcome))\n"
+    )
+    pinned = {"kind": "agent_crash", "target": "payments: POST /v1/refunds", "calls": [1]}
+    agent = command_agent(f"{sys.executable} {script}")
+    example = _first_example(crash_scenario(faults=[pinned], invariants=[]), agent)
+    first, again = example.deliveries
+    assert (first.crashed_at, first.reply) == (1, None)  # it said "failed", which is discarded
+    assert again.reply is not None and again.reply.text == "delivery 2 of task_00000: HTTPError"

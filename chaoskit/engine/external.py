@@ -79,6 +79,9 @@ def task_document(task: Task) -> dict[str, Any]:
         "urls": dict(task.urls),
         "credentials": dict(task.credentials),
         "budget": task.budget.model_dump(mode="json"),
+        "id": task.id,
+        "delivery": task.delivery,
+        "history": [turn.model_dump(mode="json") for turn in task.history],
     }
 
 
@@ -86,7 +89,8 @@ def task_environment(task: Task, served_env: Mapping[str, str] = {}) -> dict[str
     """The environment variables a command agent gets on top of chaoskit's own environment.
 
     ``CHAOSKIT_TASK_MESSAGE``, ``CHAOSKIT_USER_ID``, ``CHAOSKIT_USER_TOKEN``,
-    ``CHAOSKIT_USER_SCOPE`` (comma-separated accounts), and per backend
+    ``CHAOSKIT_USER_SCOPE`` (comma-separated accounts), ``CHAOSKIT_TASK_ID``,
+    ``CHAOSKIT_TASK_DELIVERY``, and per backend
     ``CHAOSKIT_<BACKEND>_URL`` and ``CHAOSKIT_<BACKEND>_TOKEN``; then the served world's
     SDK overrides (``served_env``); loopback is kept away from any HTTP proxy.
     """
@@ -95,6 +99,8 @@ def task_environment(task: Task, served_env: Mapping[str, str] = {}) -> dict[str
         "CHAOSKIT_USER_ID": task.principal.user_id,
         "CHAOSKIT_USER_TOKEN": task.principal.token,
         "CHAOSKIT_USER_SCOPE": ",".join(task.principal.scope),
+        "CHAOSKIT_TASK_ID": task.id,
+        "CHAOSKIT_TASK_DELIVERY": str(task.delivery),
     }
     for name, url in task.urls.items():
         env[f"CHAOSKIT_{_env_name(name)}_URL"] = url

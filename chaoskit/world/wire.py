@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import httpx
 
 from chaoskit._version import __version__
+from chaoskit.core.agent import AgentCrashed
 from chaoskit.world.intercept import FaultSignal
 from chaoskit.world.timepatch import real_monotonic
 from chaoskit.world.timepatch.state import _REAL
@@ -141,6 +142,9 @@ class Connection(BaseHTTPRequestHandler):
             response = endpoint.dispatch(request)
         except FaultSignal as signal:
             self._fault(signal)
+            return
+        except AgentCrashed as crashed:  # a process elsewhere cannot be killed from here
+            self._fault(FaultSignal("reset", str(crashed)))
             return
         except Exception as error:  # a fake's own bug: answer it, keep serving the others
             message = f"chaoskit: the fake raised {type(error).__name__}: {error}"
