@@ -21,11 +21,13 @@ associations, private-app tokens with scopes, and HubSpot's error envelope
 
 The package, bottom up (a module imports only those above it in this list):
 
-* :mod:`~chaoskit.fakes.hubspot.wire` — the error envelope, tokens, the 429, timestamps.
+* :mod:`~chaoskit.fakes.hubspot.wire` — the error envelope, tokens, the 429, timestamps, and
+  reading a request's body and query.
 * :mod:`~chaoskit.fakes.hubspot.objects` — object types, properties, records, associations.
 * :mod:`~chaoskit.fakes.hubspot.search` — filterGroups, query, sorts and paging.
 * :mod:`~chaoskit.fakes.hubspot.params` — what each route takes, for the API reference.
-* :mod:`~chaoskit.fakes.hubspot.backend` — :class:`HubSpot` and its routes.
+* :mod:`~chaoskit.fakes.hubspot.store` — creating, finding, seeding and showing records.
+* :mod:`~chaoskit.fakes.hubspot.backend` — :class:`HubSpot`: tokens, answers and routes.
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ the class, one set per type, so ``chaoskit fakes hubspot`` and fault targets nam
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -17,51 +16,45 @@ from pydantic import Field, field_validator
 
 from chaoskit.core.models import FrozenModel
 from chaoskit.core.names import did_you_mean
-from chaoskit.fakes.base import FakeBackend, FakeRequest, Route, declared, route
+from chaoskit.fakes.base import FakeRequest, Route, route
 from chaoskit.fakes.hubspot import params
 from chaoskit.fakes.hubspot.objects import (
     COMPANIES,
     CONTACTS,
     DEALS,
     NOTES,
-    TYPES,
     HubSpotState,
     ObjectType,
     Record,
     association_type_ids,
-    email_of,
     object_type,
-    selected,
     written_properties,
 )
 from chaoskit.fakes.hubspot.search import page_bounds, search
+from chaoskit.fakes.hubspot.store import _Records, record_json
 from chaoskit.fakes.hubspot.wire import (
     KNOWN_SCOPES,
     HubSpotError,
     RateLimitPolicy,
+    batch_inputs,
     correlation_id,
+    flag,
     iso,
+    json_object,
     json_response,
     missing_scopes,
-    not_found,
+    next_page,
     private_app_token,
+    property_names,
+    query_list,
     rate_limited,
     server_error,
     unauthenticated,
     validation,
+    whole_number,
 )
 
 __all__ = ["HubSpot", "HubSpotOptions"]
-
-_BATCH_MAX: Final = 100
-_Assoc = tuple[str, str, int]  # to type, to id, type id
-#: What each type's ``<type>.created`` ledger entry carries besides its associations.
-_LEDGER_PROPERTIES: Final[Mapping[str, tuple[str, ...]]] = {
-    "contacts": ("email", "firstname", "lastname", "phone", "company"),
-    "companies": ("name", "domain"),
-    "deals": ("dealname", "amount", "dealstage", "pipeline"),
-    "notes": (),
-}
 
 
 class HubSpotOptions(FrozenModel):
@@ -94,7 +87,7 @@ class _App(FrozenModel):
     scopes: frozenset[str] = Field(default_factory=frozenset)
 
 
-class HubSpot(FakeBackend):
+class HubSpot(_Records):
     """A fake HubSpot CRM: contacts, companies, deals, notes and their associations.
 
     Requests need a private-app token (``Authorization: Bearer pat-…``): the world hands
@@ -103,7 +96,6 @@ class HubSpot(FakeBackend):
     ``MISSING_SCOPES``. Contacts' ``email`` is unique (a second create is 409 ``CONFLICT``);
     nothing else is, and there are no idempotency keys.
 
-    >>> import hubspot
     >>> fake = HubSpot()
     >>> contact_id = fake.add_object("contacts", {"email": "ada@example.com"})
     >>> fake.find("contacts", contact_id)["properties"]["email"]
@@ -134,9 +126,6 @@ class HubSpot(FakeBackend):
         self.rate_limit_policy: RateLimitPolicy = options.rate_limit_policy
         self._apps: dict[str, _App] = {}
         super().__init__(host=host)
-
-    def new_state(self) -> HubSpotState:
-        return HubSpotState()
 
     def apply_options(self, options: HubSpotOptions) -> None:
         self.scopes = frozenset(options.scopes)
@@ -222,88 +211,6 @@ class HubSpot(FakeBackend):
             return rate_limited(request_id, self.rate_limit_policy, retry_after)
         return server_error(request_id, status)
 
-    # -- seeding and reading, for world generators, tests and invariants ---------------------
-
-    def add_object(
-        self,
-        kind: str,
-        properties: Mapping[str, str | None],
-        *,
-        associations: Sequence[tuple[str, str]] = (),
-    ) -> str:
-        """Add a pre-existing record (no ledger entry), associated with ``(type, id)`` pairs
-        by HubSpot's default association types; returns its id."""
-        with self.lock:
-            target = object_type(kind)
-            props = written_properties(target, dict(properties), creating=False)
-            record = self._new_record(target, props)
-            for to_kind, to_id in associations:
-                to = object_type(to_kind)
-                self._find(to, to_id)
-                self.state.associate(
-                    (target.name, record.id),
-                    (to.name, to_id),
-                    association_type_ids(target.name, to.name)[0],
-                )
-            return record.id
-
-    def find(self, kind: str, object_id: str) -> dict[str, Any]:
-        """A record as the API shows it, with every property it has."""
-        with self.lock:
-            target = object_type(kind)
-            record = self._find(target, object_id, archived=None)
-            return _json(record, target, sorted(record.properties))
-
-    def objects(self, kind: str) -> list[dict[str, Any]]:
-        """Every live record of a type, oldest first, with every property it has."""
-        with self.lock:
-            target = object_type(kind)
-            return [_json(r, target, sorted(r.properties)) for r in self.state.live(target)]
-
-    def seed_world(self, world: Mapping[str, Any]) -> None:
-        """Mirror a generated world: each customer a company with its contacts, notes (on the
-        company and its first contact) and orders as closed-won deals. No ledger entries."""
-        with self.lock:
-            for index, customer in enumerate(world.get("customers", ())):
-                self._seed_customer(index, customer, world)
-
-    def _seed_customer(
-        self, index: int, customer: Mapping[str, Any], world: Mapping[str, Any]
-    ) -> None:
-        company = self.add_object(
-            "companies", {"name": customer["name"], "domain": customer["domain"]}
-        )
-        people = [c for c in world.get("contacts", ()) if c["customer"] == index]
-        contacts = []
-        for person in people:
-            first, _, last = str(person["name"]).partition(" ")
-            contacts.append(
-                self.add_object(
-                    "contacts",
-                    {
-                        "email": person["email"],
-                        "firstname": first,
-                        "lastname": last,
-                        "jobtitle": None,
-                        "company": customer["name"],
-                    },
-                    associations=[("companies", company)],
-                )
-            )
-        links = [("companies", company)] + [("contacts", c) for c in contacts[:1]]
-        for note in (n for n in world.get("notes", ()) if n["customer"] == index):
-            body = {"hs_note_body": note["text"], "hs_timestamp": iso(self._clock.time())}
-            self.add_object("notes", body, associations=links)
-        for n, order in enumerate(o for o in world.get("orders", ()) if o["customer"] == index):
-            deal = {
-                "dealname": f"{customer['name']} order #{n + 1}",
-                "amount": f"{order['amount'] / 100:.2f}",
-                "dealstage": "closedwon",
-                "pipeline": "default",
-                "deal_currency_code": str(order["currency"]).upper(),
-            }
-            self.add_object("deals", deal, associations=links)
-
     def sample(self) -> dict[str, str]:
         """Acme with Ada (a contact), a note on her and a deal; ``tok_dana`` acts."""
         self.add_token("tok_dana", "usr_dana")
@@ -332,148 +239,40 @@ class HubSpot(FakeBackend):
             "email": "ada@acme.test",
         }
 
-    # -- records ---------------------------------------------------------------------------
-
-    def _new_record(self, kind: ObjectType, props: Mapping[str, str | None]) -> Record:
-        object_id = self._new_object_id()
-        now = self._clock.time()
-        stamp = iso(now)
-        values: dict[str, str | None] = {k: v for k, v in props.items() if v is not None}
-        values |= {kind.created: stamp, kind.modified: stamp, "hs_object_id": object_id}
-        record = Record(object_id, kind.name, values, now, now)
-        self.state.records[kind.name][object_id] = record
-        return record
-
-    def _new_object_id(self) -> str:
-        """A numeric id as HubSpot's are, drawn from the seed: same seed, same ids."""
-        n = self._counters.get("object", 0)
-        self._counters["object"] = n + 1
-        digest = hashlib.blake2b(f"{self._seed}:{self.name}:{n}".encode(), digest_size=8)
-        return str(10_000_000_000 + int.from_bytes(digest.digest(), "big") % 90_000_000_000)
-
-    def _find(self, kind: ObjectType, object_id: str, *, archived: bool | None = False) -> Record:
-        """A record by id; ``archived`` False: live only, True: archived only, None: either."""
-        record = self.state.records[kind.name].get(object_id)
-        if record is None or (archived is not None and record.archived is not archived):
-            raise not_found(kind.singular, object_id)
-        return record
-
-    def _by_email(self, email: str) -> Record | None:
-        wanted = email.lower()
-        return next((r for r in self.state.live(CONTACTS) if email_of(r) == wanted), None)
-
-    def _lookup(
-        self, kind: ObjectType, key: str, id_property: str | None, archived: bool
-    ) -> Record:
-        if id_property in (None, "hs_object_id"):
-            return self._find(kind, key, archived=archived)
-        if kind is not CONTACTS or id_property != "email":
-            raise validation(
-                f"idProperty {id_property!r} is not a unique property of {kind.name}; the fake "
-                "knows email (contacts) and hs_object_id.",
-                where="idProperty",
-            )
-        found = self._by_email(key)
-        if found is None:
-            raise not_found(kind.singular, key)
-        return found
-
-    def _unique_email(self, email: str | None, *, besides: str | None = None) -> None:
-        if not email:
-            return
-        existing = self._by_email(email)
-        if existing is not None and existing.id != besides:
-            raise HubSpotError(
-                409, "CONFLICT", f"Contact already exists. Existing ID: {existing.id}"
-            )
-
-    def _association_inputs(self, kind: ObjectType, raw: object) -> list[_Assoc]:
-        """The ``associations`` of a create, checked: known types, existing targets."""
-        if raw is None:
-            return []
-        if not isinstance(raw, list):
-            raise validation("associations must be a list.", where="associations")
-        found: list[_Assoc] = []
-        for item in raw:
-            to_id = (
-                str(((item or {}).get("to") or {}).get("id", "")) if isinstance(item, dict) else ""
-            )
-            types = item.get("types") if isinstance(item, dict) else None
-            if not to_id or not isinstance(types, list) or not types:
-                raise validation(
-                    'Each association is {"to": {"id": "…"}, "types": [{"associationCategory": '
-                    '"HUBSPOT_DEFINED", "associationTypeId": …}]}.',
-                    where="associations",
-                )
-            for spec in types:
-                found.append(self._association_target(kind, to_id, spec))
-        return found
-
-    def _association_target(self, kind: ObjectType, to_id: str, spec: object) -> _Assoc:
-        type_id = spec.get("associationTypeId") if isinstance(spec, dict) else None
-        for to in TYPES.values():
-            if type_id in association_type_ids(kind.name, to.name):
-                self._find(to, to_id)
-                return (to.name, to_id, int(type_id))
-        raise validation(
-            f"associationTypeId {type_id!r} does not go from {kind.name} to any type the fake "
-            f"serves. Defaults: {_defaults_from(kind)}.",
-            where="associations",
-        )
-
-    def _create(
-        self, req: FakeRequest, kind: ObjectType, props: dict[str, str | None], links: list[_Assoc]
-    ) -> Record:
-        record = self._new_record(kind, props)
-        for to, to_id, type_id in links:
-            self.state.associate((kind.name, record.id), (to, to_id), type_id)
-        self.record(req, f"{kind.singular}.created", record.id, **_effect(kind, record, links, req))
-        return record
-
-    def _checked_input(
-        self, kind: ObjectType, item: object
-    ) -> tuple[dict[str, str | None], list[_Assoc]]:
-        if not isinstance(item, dict):
-            raise validation("Each input is an object with properties.", where="inputs")
-        props = written_properties(kind, item.get("properties"), creating=True)
-        if kind is CONTACTS:
-            self._unique_email(props.get("email"))
-        return props, self._association_inputs(kind, item.get("associations"))
-
     # -- the object routes (installed per type below the class) ------------------------------
 
     def _list_objects(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.read_scope)
-        archived = _flag(req, "archived")
-        limit = _int(req, "limit", 10, 100)
+        archived = flag(req, "archived")
+        limit = whole_number(req, "limit", 10, 100)
         records = sorted(
             (r for r in self.state.records[kind.name].values() if r.archived is archived),
             key=lambda r: int(r.id),
         )
-        start = _int(req, "after", 0, None, default_zero=True)
+        start = whole_number(req, "after", 0, None, default_zero=True)
         page = records[start : start + limit]
         body: dict[str, Any] = {"results": [self._read_json(req, kind, r) for r in page]}
         if start + limit < len(records):
-            body["paging"] = _next(start + limit)
+            body["paging"] = next_page(start + limit)
         return json_response(200, body)
 
     def _create_object(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.write_scope)
-        props, links = self._checked_input(kind, _body(req))
+        props, links = self._checked_input(kind, json_object(req))
         record = self._create(req, kind, props, links)
-        return json_response(201, _json(record, kind, props))
+        return json_response(201, record_json(record, kind, props))
 
     def _get_object(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.read_scope)
         record = self._lookup(
-            kind, _path_id(req, kind), req.query.get("idProperty"), _flag(req, "archived")
+            kind, _path_id(req, kind), req.query.get("idProperty"), flag(req, "archived")
         )
         return json_response(200, self._read_json(req, kind, record))
 
     def _update_object(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.write_scope)
         record = self._lookup(kind, _path_id(req, kind), req.query.get("idProperty"), False)
-        changes = written_properties(kind, _body(req).get("properties"), creating=False)
+        changes = written_properties(kind, json_object(req).get("properties"), creating=False)
         if kind is CONTACTS:
             self._unique_email(changes.get("email"), besides=record.id)
         for key, value in changes.items():
@@ -485,7 +284,7 @@ class HubSpot(FakeBackend):
         record.properties[kind.modified] = iso(record.updated)
         fields: dict[str, Any] = {"changed": sorted(changes), **changes}
         self.record(req, f"{kind.singular}.updated", record.id, **fields)
-        return json_response(200, _json(record, kind, list(changes) or None))
+        return json_response(200, record_json(record, kind, list(changes) or None))
 
     def _archive_object(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.write_scope)
@@ -497,12 +296,12 @@ class HubSpot(FakeBackend):
 
     def _batch_read(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.read_scope)
-        body = _body(req)
-        inputs = _inputs(body)
-        names = _names(body.get("properties"))
-        archived = _flag(req, "archived")
+        body = json_object(req)
+        items = batch_inputs(body)
+        names = property_names(body.get("properties"))
+        archived = flag(req, "archived")
         found, missing = [], []
-        for item in inputs:
+        for item in items:
             key = str(item.get("id", "")) if isinstance(item, dict) else ""
             try:
                 found.append(self._lookup(kind, key, body.get("idProperty"), archived))
@@ -510,7 +309,7 @@ class HubSpot(FakeBackend):
                 if exc.status != 404:
                     raise
                 missing.append(key)
-        answer = self._batch([_json(r, kind, names) for r in found])
+        answer = self._batch([record_json(r, kind, names) for r in found])
         if not missing:
             return json_response(200, answer)
         answer["numErrors"] = 1
@@ -529,33 +328,35 @@ class HubSpot(FakeBackend):
 
     def _batch_create(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.write_scope)
-        checked = [self._checked_input(kind, item) for item in _inputs(_body(req))]
+        checked = [self._checked_input(kind, item) for item in batch_inputs(json_object(req))]
         emails = [p.get("email", "").lower() for p, _ in checked if p.get("email")]  # type: ignore[union-attr]
         if len(set(emails)) < len(emails):
             raise HubSpotError(409, "CONFLICT", "Duplicate emails found in the batch inputs.")
         created = [self._create(req, kind, props, links) for props, links in checked]
         return json_response(
             201,
-            self._batch([_json(r, kind, p) for r, (p, _) in zip(created, checked, strict=True)]),
+            self._batch(
+                [record_json(r, kind, p) for r, (p, _) in zip(created, checked, strict=True)]
+            ),
         )
 
     def _search(self, req: FakeRequest, kind: ObjectType) -> httpx.Response:
         self._require(req, kind.read_scope)
-        body = _body(req)
+        body = json_object(req)
         start, limit = page_bounds(body)
         found = search(self.state, kind, body)
-        names = _names(body.get("properties"))
+        names = property_names(body.get("properties"))
         answer: dict[str, Any] = {
             "total": len(found),
-            "results": [_json(r, kind, names) for r in found[start : start + limit]],
+            "results": [record_json(r, kind, names) for r in found[start : start + limit]],
         }
         if start + limit < len(found):
-            answer["paging"] = _next(start + limit)
+            answer["paging"] = next_page(start + limit)
         return json_response(200, answer)
 
     def _read_json(self, req: FakeRequest, kind: ObjectType, record: Record) -> dict[str, Any]:
-        body = _json(record, kind, _query_list(req, "properties"))
-        wanted = _query_list(req, "associations")
+        body = record_json(record, kind, query_list(req, "properties"))
+        wanted = query_list(req, "associations")
         if wanted:
             body["associations"] = self._associations_json(kind, record, wanted)
         return body
@@ -875,90 +676,5 @@ for _kind in (CONTACTS, COMPANIES, DEALS, NOTES):
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _json(record: Record, kind: ObjectType, names: Iterable[str] | None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": record.id,
-        "properties": selected(record, kind, names),
-        "createdAt": iso(record.created),
-        "updatedAt": iso(record.updated),
-        "archived": record.archived,
-    }
-    if record.archived_at is not None:
-        body["archivedAt"] = iso(record.archived_at)
-    return body
-
-
-def _effect(
-    kind: ObjectType, record: Record, links: list[_Assoc], req: FakeRequest
-) -> dict[str, Any]:
-    props = record.properties
-    fields: dict[str, Any] = {p: props.get(p) for p in _LEDGER_PROPERTIES[kind.name]}
-    if kind is NOTES:
-        fields |= {"text": props.get("hs_note_body"), "author": req.principal}
-    fields["associations"] = [f"{to}:{to_id}" for to, to_id, _ in links]
-    return fields
-
-
-def _defaults_from(kind: ObjectType) -> str:
-    pairs = [(to.name, association_type_ids(kind.name, to.name)) for to in TYPES.values()]
-    return ", ".join(f"{kind.singular}→{to} {ids[0]}" for to, ids in pairs if ids)
-
-
-def _body(req: FakeRequest) -> Any:
-    try:
-        body = req.json()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise validation(f"Invalid input JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise validation("The request body must be a JSON object.")
-    model = req.route.body if req.route is not None else None
-    return declared(body, model, str(req.route))
-
-
-def _inputs(body: Mapping[str, Any]) -> list[Any]:
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list):
-        raise validation("inputs must be a list.", where="inputs")
-    if len(inputs) > _BATCH_MAX:
-        raise validation(f"Too many inputs: {len(inputs)} (at most {_BATCH_MAX}).", where="inputs")
-    return inputs
-
-
-def _names(raw: object) -> list[str] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
-        raise validation("properties must be a list of property names.", where="properties")
-    return raw or None
-
-
-def _query_list(req: FakeRequest, name: str) -> list[str]:
-    """A repeated or comma-separated query parameter (checked against the route's model)."""
-    if name not in req.query:
-        return []
-    values = req.raw.url.params.get_list(name)
-    return [v for value in values for v in value.split(",") if v]
-
-
-def _flag(req: FakeRequest, name: str) -> bool:
-    return str(req.query.get(name, "false")).lower() == "true"
-
-
-def _int(
-    req: FakeRequest, name: str, default: int, most: int | None, *, default_zero: bool = False
-) -> int:
-    raw = req.query.get(name)
-    if raw is None:
-        return default
-    if not str(raw).isdigit() or (not default_zero and int(raw) < 1) or (most and int(raw) > most):
-        bound = f"up to {most}" if most else "from paging.next.after"
-        raise validation(f"{name} must be a whole number {bound}, got {raw!r}.", where=name)
-    return int(raw)
-
-
 def _path_id(req: FakeRequest, kind: ObjectType) -> str:
     return req.params[f"{kind.singular}Id"]
-
-
-def _next(after: int) -> dict[str, Any]:
-    return {"next": {"after": str(after), "link": f"?after={after}"}}

@@ -18,6 +18,8 @@ from typing import Any, Final, Literal
 import httpx
 from pydantic import JsonValue
 
+from chaoskit.fakes.base import FakeRequest, declared
+
 #: The scopes a private app may be granted that the fake knows, read and write per object.
 KNOWN_SCOPES: Final[tuple[str, ...]] = (
     "crm.objects.companies.read",
@@ -27,6 +29,9 @@ KNOWN_SCOPES: Final[tuple[str, ...]] = (
     "crm.objects.deals.read",
     "crm.objects.deals.write",
 )
+
+#: At most this many inputs in one batch call.
+BATCH_MAX: Final = 100
 
 RateLimitPolicy = Literal["TEN_SECONDLY_ROLLING", "DAILY"]
 
@@ -188,3 +193,62 @@ def iso(timestamp: float) -> str:
 
 def _seconds(seconds: float) -> str:
     return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+# -- reading requests --------------------------------------------------------------------------
+
+
+def json_object(req: FakeRequest) -> Any:
+    try:
+        body = req.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise validation(f"Invalid input JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise validation("The request body must be a JSON object.")
+    model = req.route.body if req.route is not None else None
+    return declared(body, model, str(req.route))
+
+
+def batch_inputs(body: Mapping[str, Any]) -> list[Any]:
+    given = body.get("inputs")
+    if not isinstance(given, list):
+        raise validation("inputs must be a list.", where="inputs")
+    if len(given) > BATCH_MAX:
+        raise validation(f"Too many inputs: {len(given)} (at most {BATCH_MAX}).", where="inputs")
+    return given
+
+
+def property_names(raw: object) -> list[str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        raise validation("properties must be a list of property names.", where="properties")
+    return raw or None
+
+
+def query_list(req: FakeRequest, name: str) -> list[str]:
+    """A repeated or comma-separated query parameter (checked against the route's model)."""
+    if name not in req.query:
+        return []
+    values = req.raw.url.params.get_list(name)
+    return [v for value in values for v in value.split(",") if v]
+
+
+def flag(req: FakeRequest, name: str) -> bool:
+    return str(req.query.get(name, "false")).lower() == "true"
+
+
+def whole_number(
+    req: FakeRequest, name: str, default: int, most: int | None, *, default_zero: bool = False
+) -> int:
+    raw = req.query.get(name)
+    if raw is None:
+        return default
+    if not str(raw).isdigit() or (not default_zero and int(raw) < 1) or (most and int(raw) > most):
+        bound = f"up to {most}" if most else "from paging.next.after"
+        raise validation(f"{name} must be a whole number {bound}, got {raw!r}.", where=name)
+    return int(raw)
+
+
+def next_page(after: int) -> dict[str, Any]:
+    return {"next": {"after": str(after), "link": f"?after={after}"}}
