@@ -108,6 +108,7 @@ def test_a_second_contact_with_the_same_email_raises_409_conflict_naming_the_fir
     assert body["message"] == f"Contact already exists. Existing ID: {first.id}"
     assert set(body) == {"status", "message", "correlationId", "category"}
     assert kinds(world) == ["contact.created"]
+    assert [r.error_code for r in world.trace.of("response")] == [None, "CONFLICT"]
 
 
 def test_contacts_without_an_email_are_not_deduplicated_by_hubspot() -> None:

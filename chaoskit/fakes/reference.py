@@ -75,11 +75,17 @@ class Exchange(FrozenModel):
 
     @property
     def error_code(self) -> str | None:
-        """The ``code`` (or ``type``) of an error envelope, if this answer is one."""
-        error = self.response.get("error") if isinstance(self.response, dict) else None
-        if not isinstance(error, dict):
-            return None
-        code = error.get("code") or error.get("type")
+        """The ``code`` (or ``type``) of an error envelope, or HubSpot's ``category``, if
+        this answer is one."""
+        body = self.response if isinstance(self.response, dict) else {}
+        error = body.get("error")
+        code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+        if (
+            code is None
+            and isinstance(self.response, dict)
+            and self.response.get("status") == "error"
+        ):
+            code = body.get("category")
         return code if isinstance(code, str) else None
 
 

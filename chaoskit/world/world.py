@@ -616,10 +616,14 @@ def _error_code(response: httpx.Response) -> str | None:
     if "json" not in response.headers.get("content-type", ""):
         return None
     try:
-        error = json.loads(response.content).get("error")
+        body = json.loads(response.content)
+        error = body.get("error")
     except (ValueError, AttributeError):
         return None
-    return str(error.get("code") or error.get("type")) if isinstance(error, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("code") or error.get("type"))
+    category = body.get("category")  # HubSpot's envelope: no "error" object, a category
+    return category if isinstance(category, str) else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
