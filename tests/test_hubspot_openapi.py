@@ -152,3 +152,16 @@ def test_the_schema_check_catches_an_answer_missing_a_required_field() -> None:
     assert problems({**good, "archived": "no"}, "SimplePublicObject") == [
         "$.archived: expected boolean, got 'no'"
     ]
+
+
+def test_chaoskit_fakes_hubspot_lists_every_route_with_hubspot_s_errors(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from chaoskit.cli.main import main
+
+    assert main(["fakes", "hubspot"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("hubspot  https://api.hubapi.com")
+    for route in ROUTES.values():
+        assert f"\n{route.method} {route.template}\n" in out
+    assert "401 INVALID_AUTHENTICATION" in out
