@@ -425,6 +425,16 @@ def test_a_world_s_poisoned_note_is_a_hubspot_note_on_the_first_company_and_cont
     assert len(hub.objects("notes")) == len(data.notes)
 
 
+def test_in_server_mode_the_sdk_reaches_the_fake_with_the_host_it_is_given() -> None:
+    world = World([HubSpot()])
+    with world.serve() as served:
+        env = served.env
+        sdk = client(env["HUBSPOT_ACCESS_TOKEN"], host=env["HUBSPOT_API_BASE"])
+        made = sdk.crm.contacts.basic_api.create(new_contact(email="ada@example.com"))
+    assert env["HUBSPOT_API_BASE"].startswith("http://127.0.0.1:")
+    assert [e.object_id for e in world.ledger("hubspot")] == [made.id]
+
+
 # -- faults, as urllib3 and the SDK surface them ---------------------------------------------
 
 
