@@ -4,7 +4,7 @@ Registered through the ``pytest11`` entry point; this module only wires what
 :mod:`chaoskit.testing` defines. Options (each with an ini twin): ``--chaos-agent``,
 ``--chaos-agent-cmd``, ``--chaos-agent-url``,
 ``--chaos-scenarios``, ``--chaos-examples``, ``--chaos-seed``, ``--chaos-report``,
-``--chaos-json``.
+``--chaos-json``, ``--chaos-record-model``, ``--chaos-replay-model``.
 """
 
 from __future__ import annotations
@@ -58,11 +58,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
     settings = config.stash[SETTINGS]
     agent = settings.agent_spec or "(none: scenario files are not collected)"
-    return [
+    lines = [
         f"chaoskit {__version__}: agent {agent}, {settings.examples} examples per scenario, "
         f"seed {settings.seed}",
         f"chaoskit: reproduce this run with: pytest --chaos-seed={settings.seed}",
     ]
+    cassette = settings.model_cassette
+    if cassette is not None:
+        done = "recorded to" if cassette.mode == "record" else "answered from"
+        lines.append(f"chaoskit: passthrough model calls are {done} the cassette {cassette.path}")
+    return lines
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """Scenario files whose model traffic leaves the machine are named before anything runs."""
+    from chaoskit.testing.collect import model_traffic
+
+    return model_traffic(config, items)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

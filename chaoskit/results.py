@@ -57,6 +57,7 @@ FindingKind = Literal[
     "threads_left",
     "bad_reply",
     "model_script",
+    "model_cassette",
     "ground_truth_tampered",
     "network_refused",
     "process_spawned",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chaoskit.cli import ci, merge
 from chaoskit.cli.fakes import add_fakes
+from chaoskit.cli.model import add_model_options, model_cassette
 from chaoskit.cli.serve import add_serve
 from chaoskit.core.errors import UsageError
 
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _engine_options(run)
     ci.add_run_options(run)
+    add_model_options(run)
     run.set_defaults(handler=_run)
 
     replay = commands.add_parser("replay", help="re-run a recorded failing example exactly")
@@ -213,14 +215,22 @@ def _explore_all(
     import random
 
     from chaoskit.engine import EngineSettings, RunRecorder, explore
+    from chaoskit.engine.model import model_traffic_lines
     from chaoskit.report.text import describe_failure, run_summary_lines, summary_lines
 
     fixed = args.seed is not None or bool(os.environ.get("CI"))
     seed = args.seed if args.seed is not None else (0 if fixed else random.randrange(2**31))
+    cassette = model_cassette(args)
     config = EngineSettings(
-        examples=args.examples, seed=seed, database=not fixed, wall_guard=args.wall_seconds
+        examples=args.examples,
+        seed=seed,
+        database=not fixed,
+        wall_guard=args.wall_seconds,
+        model_cassette=cassette,
     )
     print(f"chaoskit: seed {seed} (reproduce with --seed {seed})")
+    for line in model_traffic_lines([job[0] for job in jobs], cassette):
+        print(line)
     recorder = RunRecorder(
         seed=seed, examples=args.examples, database=config.use_database, shard=shard
     )

@@ -17,9 +17,12 @@ from chaoskit.engine.model import (
     install_model,
     misbehaviours_fired,
     model_findings,
+    passthrough_model,
+    passthrough_outcome,
 )
 from chaoskit.engine.runner import AgentRun, Watch, hung_for_real, run_agent
 from chaoskit.fakes import FakeBackend
+from chaoskit.fakes.model import Cassette, ScriptedModel
 from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class
 from chaoskit.invariants import Invariant, RunView, ledger_evidence
 from chaoskit.results import (
@@ -40,16 +43,23 @@ from chaoskit.world.world import World
 __all__ = ["Running", "abandoned_example", "backends_for", "run_example", "task_for"]
 
 
-def backends_for(scenario: Scenario) -> list[FakeBackend]:
-    """A fresh fake for each backend the scenario names, with the scenario's options applied."""
+def backends_for(scenario: Scenario, cassette: Cassette | None = None) -> list[FakeBackend]:
+    """A fresh fake for each backend the scenario names, with the scenario's options applied.
+
+    With ``model = "passthrough"`` the real model replaces the scripted fakes (``cassette``
+    records or replays its traffic).
+    """
     names = scenario.backends or tuple(BUILTIN_BACKENDS)
     if scenario.model is not None and scenario.model.provider not in names:
         names = (*names, scenario.model.provider)
+    real = passthrough_model(scenario, cassette)
+    if real is not None:
+        names = tuple(n for n in names if not issubclass(backend_class(n), ScriptedModel))
     fakes = [backend_class(name)() for name in names]
     for fake in fakes:
         if fake.Options is not None:
             fake.apply_options(fake.Options.model_validate(scenario.options.get(fake.name, {})))
-    return fakes
+    return fakes if real is None else [*fakes, real]
 
 
 def task_for(scenario: Scenario, data: WorldData, world: World) -> Task:
@@ -121,6 +131,9 @@ def run_example(
         faults = tuple(sorted(faults + misbehaviours_fired(model, trace), key=lambda f: f.call))
         findings += model_findings(model, perturbed=bool(faults))
         usage = model.usage()
+    elif scenario.passthrough is not None:
+        usage, missed = passthrough_outcome(world)
+        findings += missed
     view = RunView(
         scenario=scenario.name,
         message=task.message,

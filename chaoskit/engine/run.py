@@ -73,7 +73,7 @@ def explore(
     """
     try:
         invariants = scenario.build_invariants()
-        world = World(backends_for(scenario), faults=scenario.faults)
+        world = World(backends_for(scenario, config.model_cassette), faults=scenario.faults)
     except Exception as problem:  # a usage mistake: report it, run the other scenarios
         return errored(scenario, agent_name, f"{type(problem).__name__}: {problem}")
     tally = Tally()

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the run recorder uses these settings without Hypothesis (xdist controller)
     from hypothesis.database import ExampleDatabase
 
+    from chaoskit.fakes.model import Cassette
+
 __all__ = ["EngineSettings", "Progress", "ProgressCallback"]
 
 
@@ -22,6 +24,10 @@ class EngineSettings:
     own rule for ``@seed``: no database for a run with a ``seed`` or in CI (``CI`` is set),
     the local one otherwise; ``True``/``False`` force it; an ``ExampleDatabase`` is used as
     is. :attr:`use_database` is the decision.
+
+    ``model_cassette``: for scenarios with ``model = "passthrough"``, a
+    :class:`~chaoskit.fakes.model.Cassette` that records every model request and response
+    (``Cassette.record(path)``) or answers them with no network (``Cassette.replay(path)``).
     """
 
     examples: int = 100
@@ -29,6 +35,7 @@ class EngineSettings:
     database: bool | ExampleDatabase | None = None
     wall_guard: float = 30.0
     passing_samples: int = 2
+    model_cassette: Cassette | None = None
 
     @property
     def in_ci(self) -> bool:

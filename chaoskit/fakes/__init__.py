@@ -15,9 +15,11 @@ from chaoskit.fakes.emails import Email
 from chaoskit.fakes.hubspot import HubSpot
 from chaoskit.fakes.model import (
     AnthropicModel,
+    Cassette,
     ModelCall,
     ModelScript,
     OpenAIModel,
+    PassthroughModel,
     ScriptedModel,
     ScriptToolCall,
     ScriptTurn,
@@ -33,6 +35,7 @@ __all__ = [
     "AnthropicModel",
     "Approvals",
     "BackendReference",
+    "Cassette",
     "Email",
     "FakeBackend",
     "FakeRequest",
@@ -42,6 +45,7 @@ __all__ = [
     "ModelCall",
     "ModelScript",
     "OpenAIModel",
+    "PassthroughModel",
     "Payments",
     "Route",
     "ScriptToolCall",

@@ -41,6 +41,7 @@ __all__ = [
     "Expectation",
     "InvariantSpec",
     "ModelSpec",
+    "Passthrough",
     "PinnedMisbehaviour",
     "Scenario",
     "Sometimes",
@@ -126,6 +127,17 @@ class DeliverySpec(FrozenModel):
         return self.attempts > 1 or self.duplicate or self.concurrent or bool(self.follow_up)
 
 
+class Passthrough(FrozenModel):
+    """``model = "passthrough"``: the agent's own model, reached for real on ``allow_hosts``.
+
+    Every tool backend stays faked and faulted; only requests to these hosts (``host`` or
+    ``host:port``, e.g. ``"api.openai.com"``) leave the process, as the backend ``model``
+    (faults target it as ``model: POST /v1/chat/completions`` or ``model: POST /v1/messages``).
+    """
+
+    allow_hosts: tuple[str, ...] = Field(min_length=1)
+
+
 class Scenario(FrozenModel):
     """A validated scenario. Build one with :func:`scenario` or :func:`load_scenario`."""
 
@@ -139,6 +151,8 @@ class Scenario(FrozenModel):
     #: checked against that backend's ``Options`` model.
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     model: ModelSpec | None = None
+    #: Set by ``model = "passthrough"`` with ``allow_hosts``: no fake model, the real one.
+    passthrough: Passthrough | None = None
     faults: tuple[FaultRule, ...] = ()
     budget: Budget = Budget()
     delivery: DeliverySpec = DeliverySpec()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from chaoskit.core.errors import InvalidFault, InvalidScenario, WorldError
 from chaoskit.core.names import did_you_mean
-from chaoskit.fakes.model import MISBEHAVIOURS, ScriptedModel
+from chaoskit.fakes.model import MISBEHAVIOURS, PassthroughModel, ScriptedModel
 from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class, backend_names
 from chaoskit.invariants import REGISTRY
 from chaoskit.scenarios.fields import TEMPLATE_FIELDS
@@ -37,6 +37,68 @@ _FAULT_CLASSES: dict[str, type[BaseModel]] = {
 _SCHEDULE_ORDER = ("kind", "target", "explore", "calls", "always", "window", "name")
 
 
+#: The fields a scenario file may set: ``passthrough`` comes from ``model = "passthrough"``.
+_TOP_LEVEL = [*(f for f in Scenario.model_fields if f != "passthrough"), "allow_hosts"]
+PASSTHROUGH = "passthrough"
+
+
+def _passthrough(data: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """``model = "passthrough"`` and ``allow_hosts``, checked together, as ``passthrough``."""
+    model = data.get("model")
+    hosts = data.pop("allow_hosts", None)
+    if isinstance(model, str):
+        if model != PASSTHROUGH:
+            raise InvalidScenario(
+                f"{where}, model: unknown model {model!r}.{did_you_mean(model, [PASSTHROUGH])} "
+                'model is a [model] table (the scripted fake) or "passthrough" (your real '
+                "model, with allow_hosts)."
+            )
+        del data["model"]
+        if not hosts:
+            raise InvalidScenario(
+                f'{where}: model = "passthrough" lets the agent\'s model calls leave this '
+                "machine, so it needs allow_hosts: the hosts they may reach, e.g. "
+                'allow_hosts = ["api.openai.com"] (or ["api.anthropic.com"]); every other '
+                "host stays faked."
+            )
+        if not isinstance(hosts, list | tuple):
+            raise InvalidScenario(
+                f'{where}: allow_hosts must be a list of hosts, e.g. ["api.openai.com"]; '
+                f"got {type(hosts).__name__}."
+            )
+        listed = list(hosts)
+        checked = [_allowed_host(h, f"{where}, allow_hosts[{i}]") for i, h in enumerate(listed)]
+        return {"allow_hosts": checked}
+    if hosts is not None:
+        raise InvalidScenario(
+            f'{where}: allow_hosts only applies to model = "passthrough" (the agent\'s real '
+            'model); remove it, or set model = "passthrough".'
+        )
+    return None
+
+
+def _allowed_host(value: Any, where: str) -> str:
+    """``host`` or ``host:port``, lower case; a URL or a pattern is refused with the fix."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    if "://" in text:
+        host = text.split("://", 1)[1].split("/", 1)[0]
+        raise InvalidScenario(
+            f"{where}: {value!r} is a URL; write the host only (and a port if any): {host!r}."
+        )
+    if not text or "/" in text or "*" in text or " " in text:
+        raise InvalidScenario(
+            f"{where}: {value!r} is not a host; write a host name or address, with a port if "
+            'it needs one: "api.openai.com", "127.0.0.1:8080".'
+        )
+    _, colon, port = text.rpartition("]:" if text.startswith("[") else ":")
+    if colon and not port.isdigit():
+        raise InvalidScenario(
+            f"{where}: {value!r} has a port that is not a number (an IPv6 address goes in "
+            'brackets: "[::1]:8080").'
+        )
+    return text
+
+
 def _fault_fields(kind: str) -> list[str]:
     """What a ``[[faults]]`` table of this kind may hold: the schedule, then the fault's own."""
     own = [f for f in _FAULT_CLASSES[kind].model_fields if f not in _SCHEDULE_ORDER]
@@ -48,7 +110,8 @@ def validate(data: Mapping[str, Any], *, where: str) -> Scenario:
     data = dict(data)
     options = _lift_options(data, where)
     _check_unregistered_tables(data, where)
-    _check_keys(data, [*Scenario.model_fields, *_optioned()], where, section="")
+    _check_keys(data, [*_TOP_LEVEL, *_optioned()], where, section="")
+    data["passthrough"] = _passthrough(data, where)
     data["options"] = options
     data["faults"] = [
         _fault_rule(spec, where=f"{where}, faults[{i}]")
@@ -176,6 +239,8 @@ def _check_semantics(built: Scenario, where: str) -> None:
     if built.model is not None:
         backends = (*backends, built.model.provider)
         _check_model(built.model, f"{where}, model")
+    if built.passthrough is not None:
+        backends = (*backends, PassthroughModel.name)
     for i, rule in enumerate(built.faults):
         _check_target(rule, backends, f"{where}, faults[{i}].target")
     built.build_invariants()
@@ -232,7 +297,8 @@ def _check_target(rule: FaultRule, backends: Sequence[str], where: str) -> None:
     if target.backend not in backends:
         known = (*backends, STORE)
         raise InvalidScenario(f"{where}: {_unknown(target.backend, known, 'backend')}")
-    routes = backend_class(target.backend).routes()
+    cls = PassthroughModel if target.backend == PassthroughModel.name else None
+    routes = (cls or backend_class(target.backend)).routes()
     if not any(target.matches(target.backend, r.method, r.template) for r in routes):
         wanted = f"{target.method} {target.path}"
         hint = did_you_mean(wanted, [str(r) for r in routes], cutoff=0.5)

@@ -14,7 +14,14 @@ if TYPE_CHECKING:
 
 from chaoskit.testing.settings import SETTINGS, explore_scenario, invalid_property, result_property
 
-__all__ = ["BadScenarioItem", "ChaosFailure", "ScenarioFile", "ScenarioItem", "is_within"]
+__all__ = [
+    "BadScenarioItem",
+    "ChaosFailure",
+    "ScenarioFile",
+    "ScenarioItem",
+    "is_within",
+    "model_traffic",
+]
 
 
 def is_within(path: Path, root: Path) -> bool:
@@ -98,3 +105,13 @@ class ChaosFailure(Exception):
         self.result = result
         self.message = message or (describe_failure(result) if result else "")
         super().__init__(self.message)
+
+
+def model_traffic(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """The run header's lines for collected scenarios with ``model = "passthrough"``."""
+    scenarios = [i.scenario for i in items if isinstance(i, ScenarioItem)]
+    if not any(s.passthrough for s in scenarios):
+        return []
+    from chaoskit.engine.model import model_traffic_lines
+
+    return model_traffic_lines(scenarios, config.stash[SETTINGS].model_cassette)

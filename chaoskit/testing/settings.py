@@ -15,6 +15,7 @@ import pytest
 
 if TYPE_CHECKING:
     from chaoskit.core.agent import Agent
+    from chaoskit.fakes.model import Cassette
     from chaoskit.results import ScenarioResult, Shard
     from chaoskit.scenarios import Scenario
 
@@ -93,6 +94,20 @@ OPTIONS: list[tuple[str, str, str, str]] = [
     ("report", "chaos_report", "string", f"HTML report path (default {DEFAULT_REPORT})"),
     ("json", "chaos_json", "string", "results JSON path (default: next to the report)"),
     (
+        "record-model",
+        "chaos_record_model",
+        "string",
+        'save every model request and response of model = "passthrough" scenarios to this '
+        "cassette (JSON), for --chaos-replay-model",
+    ),
+    (
+        "replay-model",
+        "chaos_replay_model",
+        "string",
+        "answer passthrough model calls from this cassette (made with --chaos-record-model), "
+        "with no network; a request it lacks is a finding",
+    ),
+    (
         "shard",
         "chaos_shard",
         "string",
@@ -118,6 +133,7 @@ class Settings:
         wall_seconds: float = DEFAULT_WALL_SECONDS,
         shard: Shard | None = None,
         search: list[tuple[Path, str]] | None = None,
+        model_cassette: Cassette | None = None,
     ) -> None:
         self.agent_spec = agent_spec
         self.scenario_paths = scenario_paths
@@ -131,6 +147,8 @@ class Settings:
         self.shard = shard
         #: Where an agent that is not installed is looked for (see :func:`agent_search`).
         self.search = search
+        #: ``--chaos-record-model`` / ``--chaos-replay-model``, opened once for the session.
+        self.model_cassette = model_cassette
         self._agent: Agent | None = None
 
     @classmethod
@@ -157,6 +175,7 @@ class Settings:
             wall_seconds=_seconds(get("chaos_wall_seconds"), "--chaos-wall-seconds"),
             shard=_shard(get("chaos_shard"), get("chaos_agent") or None),
             search=agent_search(config),
+            model_cassette=_cassette(root, get("chaos_record_model"), get("chaos_replay_model")),
         )
 
     @property
@@ -217,6 +236,27 @@ def _agent_spec(agent: Any, command: Any, url: Any) -> str | None:
     if url:
         return f"url: {url}"
     return agent or None
+
+
+def _cassette(root: Path, record: Any, replay: Any) -> Cassette | None:
+    """The session's model cassette: recorded to, or replayed from (never both)."""
+    if not record and not replay:
+        return None
+    if record and replay:
+        raise pytest.UsageError(
+            "chaoskit: --chaos-record-model and --chaos-replay-model were both given; record "
+            "once, then replay in another run (or set one of chaos_record_model, "
+            "chaos_replay_model)."
+        )
+    from chaoskit.core.errors import UsageError
+    from chaoskit.fakes.model import Cassette
+
+    if record:
+        return Cassette.record(_absolute(root, record))
+    try:
+        return Cassette.replay(_absolute(root, replay))
+    except UsageError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _absolute(root: Path, path: str | Path) -> Path:
@@ -326,7 +366,9 @@ def explore_scenario(
         seed=settings.seed,
         database=settings.database,
         wall_guard=settings.wall_seconds,
+        model_cassette=settings.model_cassette,
     )
+    _announce_passthrough(config, scenario, settings.model_cassette)
     return explore(
         scenario,
         agent,
@@ -335,6 +377,17 @@ def explore_scenario(
         progress=_progress(config),
         statistics=_statistics(config, item),
     )
+
+
+def _announce_passthrough(config: pytest.Config, scenario: Scenario, cassette: Any) -> None:
+    """A scenario whose model traffic leaves the machine says so as it starts, loudly."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if scenario.passthrough is None or reporter is None:
+        return
+    from chaoskit.engine.model import model_traffic_lines
+
+    for line in model_traffic_lines([scenario], cassette):
+        reporter.write_line(line, yellow=True, bold=True)
 
 
 def _statistics(config: pytest.Config, item: pytest.Item | None) -> Any:

@@ -58,7 +58,15 @@ from chaoskit.fakes import FakeBackend
 from chaoskit.world.patches import Patch, applied
 from chaoskit.world.trace import GuardEvent, Trace
 
-__all__ = ["Guarded", "allowed_start", "check_address", "check_host", "guard", "is_loopback"]
+__all__ = [
+    "Guarded",
+    "allowed_egress",
+    "allowed_start",
+    "check_address",
+    "check_host",
+    "guard",
+    "is_loopback",
+]
 
 
 class Guarded(Protocol):
@@ -151,6 +159,9 @@ _abandoned: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 _active: Guarded | None = None
 #: Set, in one thread and for one call, while chaoskit itself starts an agent's command.
 _own_start = threading.local()
+#: Set, in one thread and for one request, while chaoskit itself sends a passthrough model
+#: request to an allowed host (see :mod:`chaoskit.world.egress`).
+_own_egress = threading.local()
 
 
 @contextmanager
@@ -185,6 +196,22 @@ def allowed_start() -> Iterator[None]:
         _own_start.on = False
 
 
+@contextmanager
+def allowed_egress() -> Iterator[None]:
+    """Let the calling thread look up and connect to any host while a world is active:
+    chaoskit's own send of a request to a host the scenario allowed (``allow_hosts``). Only
+    this thread, and only inside the ``with`` block (which should hold that one request)."""
+    _own_egress.on = True
+    try:
+        yield
+    finally:
+        _own_egress.on = False
+
+
+def _egress() -> bool:
+    return getattr(_own_egress, "on", False) and not abandoned()
+
+
 def abandon(threads: Iterable[threading.Thread]) -> None:
     """Refuse these threads' DNS, connections and processes from now on, world or not."""
     _abandoned.update(threads)
@@ -211,10 +238,12 @@ def _audit(event: str, args: tuple[Any, ...], _watched: frozenset[str] = _WATCHE
     if event in _PROCESS and (_is_probe(event, args) or getattr(_own_start, "on", False)):
         return
     if event in _DNS:
+        if _egress():
+            return
         _check_lookup(world, event, args)
     elif event in _SEND:
         sock, address = args[0], args[1]
-        if address is not None:
+        if address is not None and not _egress():
             _check_address(world, address, sock.family, event, resolved=True)
     else:
         _refuse_process(world, event, args)
@@ -229,11 +258,15 @@ def check_address(address: Any, family: int = socket.AF_INET) -> None:
     Called before ``connect``/``sendto`` resolves a host name in ``address``; outside a world
     it refuses just the same, but records nothing.
     """
+    if _egress():
+        return
     _check_address(_active, address, family, "socket.connect", resolved=False)
 
 
 def check_host(host: Any, port: Any = None, via: str = "loop.getaddrinfo") -> None:
     """Refuse a DNS lookup of ``host`` unless it is loopback, an IP literal or empty."""
+    if _egress():
+        return
     if not _is_local(host, literal_ok=True, own_name_ok=True):
         _refuse_network(_active, "dns", host, port, via)
 

@@ -25,7 +25,7 @@ from chaoskit.core.clock import VirtualClock
 from chaoskit.core.errors import InvalidFault, WorldError
 from chaoskit.core.names import did_you_mean
 from chaoskit.core.store import StoreChange, StoreOp
-from chaoskit.fakes import FakeBackend, LedgerEntry, Route
+from chaoskit.fakes import FakeBackend, LedgerEntry, PassthroughModel, Route
 from chaoskit.fakes.base import Ledger
 from chaoskit.fakes.openapi import OPENAPI_PATH, openapi_answer
 from chaoskit.fakes.registry import default_backends
@@ -109,6 +109,13 @@ class World:
         #: Served addresses (host, port) of backends, while served per backend: an in-process
         #: client pointed at a served URL reaches the fake directly, as with its own host.
         self._served: dict[tuple[str, int | None], FakeBackend] = {}
+        #: The real model's allowed addresses (host, port or None for any port), if any.
+        self._passing: dict[tuple[str, int | None], FakeBackend] = {
+            address: fake
+            for fake in self.backends.values()
+            if isinstance(fake, PassthroughModel)
+            for address in fake.addresses
+        }
         self.seed = seed
         self._epoch = epoch
         self._calls = 0
@@ -282,6 +289,8 @@ class World:
         fake = self._hosts.get(request.url.host)
         if fake is None and self._served:
             fake = self._served.get((request.url.host, request.url.port))
+        if fake is None and self._passing:
+            fake = self._passed(request.url.host, request.url.port)
         if fake is None:
             return self._via_router(request, client)
         found = fake.match(request.method, request.url.path)
@@ -325,7 +334,13 @@ class World:
         its real connection unless a fake serves it (or :meth:`serve` serves one there)."""
         if host in self._hosts or not is_loopback(host):
             return True
+        if self._passing and self._passed(host, port) is not None:
+            return True
         return bool(self._served) and (host, port) in self._served
+
+    def _passed(self, host: str, port: int | None) -> FakeBackend | None:
+        """The passthrough model serving ``host:port`` (an allowed host), if any."""
+        return self._passing.get((host, port)) or self._passing.get((host, None))
 
     def _via_router(self, request: httpx.Request, client: Client) -> httpx.Response:
         resolved = self.router.resolve(request)

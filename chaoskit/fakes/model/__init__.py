@@ -17,6 +17,10 @@ The package, bottom up (a module imports only those above it in this list):
   the script, the ``misbehave`` hook, tokens, prices and the ledger.
 * :mod:`~chaoskit.fakes.model.openai` — :class:`OpenAIModel` and OpenAI's wire format.
 * :mod:`~chaoskit.fakes.model.anthropic` — :class:`AnthropicModel` and Anthropic's.
+* :mod:`~chaoskit.fakes.model.cassette` — :class:`Cassette`: real model traffic recorded once
+  and answered again.
+* :mod:`~chaoskit.fakes.model.passthrough` — :class:`PassthroughModel`: not a fake at all, the
+  agent's real model (``model = "passthrough"``), live, recorded or replayed.
 
 Misbehaviours are listed in :mod:`~chaoskit.fakes.model.misbehaviours`, the conventions
 both providers follow (tool errors, what the model has read, tokens, prices) in
@@ -26,9 +30,11 @@ both providers follow (tool errors, what the model has read, tokens, prices) in
 from __future__ import annotations
 
 from chaoskit.fakes.model.anthropic import AnthropicModel
+from chaoskit.fakes.model.cassette import Cassette
 from chaoskit.fakes.model.misbehaviours import CLAIMED_SUCCESS as CLAIMED_SUCCESS
 from chaoskit.fakes.model.misbehaviours import MISBEHAVIOURS
 from chaoskit.fakes.model.openai import OpenAIModel
+from chaoskit.fakes.model.passthrough import PassthroughModel
 from chaoskit.fakes.model.script import ModelCall, ModelScript, ScriptToolCall, ScriptTurn
 from chaoskit.fakes.model.script import Provider as Provider
 from chaoskit.fakes.model.scripted import DEFAULT_PRICES, ScriptedModel
@@ -38,9 +44,11 @@ __all__ = [
     "DEFAULT_PRICES",
     "MISBEHAVIOURS",
     "AnthropicModel",
+    "Cassette",
     "ModelCall",
     "ModelScript",
     "OpenAIModel",
+    "PassthroughModel",
     "ScriptToolCall",
     "ScriptTurn",
     "ScriptedModel",

@@ -70,6 +70,21 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / _CHARS_PER_TOKEN))
 
 
+def price_of(prices: Mapping[str, tuple[float, float]], model: str) -> tuple[float, float]:
+    """USD per million (input, output) tokens of ``model`` in ``prices``: its exact name, its
+    longest listed prefix, else ``"*"`` (else nothing).
+
+    >>> price_of(DEFAULT_PRICES, "gpt-4o-mini-2024-07-18")
+    (0.15, 0.6)
+    """
+    if model in prices:
+        return prices[model]
+    prefixes = [k for k in prices if k != "*" and model.startswith(k)]
+    if prefixes:
+        return prices[max(prefixes, key=len)]
+    return prices.get("*", (0.0, 0.0))
+
+
 def _prompt_tokens(body: Mapping[str, Any]) -> int:
     # Over the items: a provider's body has no `system` field to ask for (OpenAI's).
     prompt = {k: v for k, v in body.items() if k in ("system", "messages", "tools")}
@@ -176,12 +191,7 @@ class ScriptedModel(JsonBackend):
 
     def price(self, model: str) -> tuple[float, float]:
         """USD per million (input, output) tokens for ``model``: exact, longest prefix, ``"*"``."""
-        if model in self.prices:
-            return self.prices[model]
-        prefixes = [k for k in self.prices if k != "*" and model.startswith(k)]
-        if prefixes:
-            return self.prices[max(prefixes, key=len)]
-        return self.prices.get("*", (0.0, 0.0))
+        return price_of(self.prices, model)
 
     # -- what providers implement ----------------------------------------------------------------
 
