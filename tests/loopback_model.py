@@ -16,8 +16,13 @@ import argparse
 import json
 import random
 import re
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 ORDER = re.compile(r"\bord_[A-Za-z0-9]+")
@@ -94,6 +99,45 @@ def serve(seed: int, repeat: float) -> ThreadingHTTPServer:
             pass
 
     return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
+@dataclass
+class LoopbackModel:
+    """A running server: where it listens, and how to stop it."""
+
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}/v1"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@contextmanager
+def loopback_model(*, seed: int, repeat: float) -> Iterator[LoopbackModel]:
+    """The server in a process of its own (started outside any world), stopped after."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__)), "--seed", str(seed), "--repeat", str(repeat)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    server = LoopbackModel(process, int(process.stdout.readline()))
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def main() -> None:

@@ -133,7 +133,7 @@ def run_example(
         usage = model.usage()
     elif scenario.passthrough is not None:
         usage, missed = passthrough_outcome(world)
-        findings += missed
+        findings = missed + findings  # the cause first: what the agent then raised follows
     view = RunView(
         scenario=scenario.name,
         message=task.message,
