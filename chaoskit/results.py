@@ -192,7 +192,8 @@ class ScenarioResult(FrozenModel):
     description: str = ""
     source: str | None = None
     agent: str
-    #: The fake model's provider when the scenario scripts one.
+    #: The fake model's provider when the scenario scripts one; ``"passthrough"`` for the
+    #: agent's real model.
     model: str | None = None
     status: ScenarioStatus
     examples: int = 0
@@ -286,5 +287,8 @@ class RunResult(FrozenModel):
 
 
 def model_mode(scenarios: Sequence[ScenarioResult]) -> Literal["scripted", "live", "none"]:
-    """``scripted`` when any scenario played the fake model, else ``none``."""
+    """``live`` when any scenario reached a real model (``model = "passthrough"``), else
+    ``scripted`` when any played the fake model, else ``none``."""
+    if any(s.model == "passthrough" for s in scenarios):
+        return "live"
     return "scripted" if any(s.model for s in scenarios) else "none"

@@ -28,6 +28,8 @@ from chaoskit.world.world import World
 from tests.loopback_model import LoopbackModel, loopback_model
 from tests.test_passthrough import TASK, live_refund, run_once, statuses
 
+pytest_plugins = ["pytester"]
+
 CONFIG = EngineSettings(examples=6, seed=0, database=False)
 
 
@@ -252,3 +254,64 @@ def test_chaoskit_run_records_then_replays_with_the_same_results(
     runs = [json.loads(p.read_text())["scenarios"][0] for p in (first, second)]
     assert [r["invariants"] for r in runs[1:]] == [runs[0]["invariants"]]
     assert runs[0]["status"] == runs[1]["status"]
+    assert runs[0]["model"] == "passthrough"
+    assert json.loads(first.read_text())["model_mode"] == "live"
+
+
+# -- the pytest plugin -----------------------------------------------------------------------
+
+
+def scenario_file(folder: Path, host: str) -> None:
+    (folder / "scenarios").mkdir(exist_ok=True)
+    (folder / "scenarios" / "live.toml").write_text(
+        f'name = "live-model-refund"\ntask = "{TASK}"\nbackends = ["payments", "crm"]\n'
+        f'model = "passthrough"\nallow_hosts = ["{host}"]\n\n'
+        '[[invariants]]\nname = "at_most_one_effect_per_intent"\n'
+        'effect = "refund.created"\nkey = "charge"\n'
+    )
+
+
+AGENT = "--chaos-agent=chaoskit.examples.agents.llm:openai_naive"
+
+
+def test_the_pytest_header_says_loudly_where_model_traffic_goes(pytester: pytest.Pytester) -> None:
+    scenario_file(pytester.path, "127.0.0.1:9")
+    result = pytester.runpytest(AGENT, "--collect-only")
+    result.stdout.fnmatch_lines(
+        [
+            "*WARNING: model traffic LEAVES this machine for real: scenario 'live-model-refund'*"
+            "127.0.0.1:9*"
+        ]
+    )
+
+
+def test_recording_and_replaying_at_once_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
+        AGENT, "--chaos-record-model=a.json", "--chaos-replay-model=a.json", "--collect-only"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--chaos-record-model and --chaos-replay-model were both*"])
+
+
+def test_replaying_a_missing_cassette_says_how_to_record_it(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(AGENT, "--chaos-replay-model=none.json", "--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*no model cassette at*--chaos-record-model=*none.json*"])
+
+
+def test_the_plugin_records_then_replays_with_the_server_stopped(
+    pytester: pytest.Pytester, server: LoopbackModel
+) -> None:
+    scenario_file(pytester.path, server.host)
+    args = [AGENT, "--chaos-examples=4", "--chaos-seed=0", "-p", "no:cacheprovider"]
+    recorded = pytester.runpytest(*args, "--chaos-record-model=model.json", "--chaos-json=a.json")
+    recorded.stdout.fnmatch_lines(["*passthrough model calls are recorded to the cassette*"])
+    server.stop()
+    replayed = pytester.runpytest(*args, "--chaos-replay-model=model.json", "--chaos-json=b.json")
+    replayed.stdout.fnmatch_lines(["*passthrough model calls are answered from the cassette*"])
+    assert "LEAVES" not in replayed.stdout.str()
+    runs = [
+        json.loads((pytester.path / f).read_text())["scenarios"][0] for f in ("a.json", "b.json")
+    ]
+    assert runs[1]["invariants"] == runs[0]["invariants"]
+    assert replayed.ret == recorded.ret

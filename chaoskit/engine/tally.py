@@ -139,7 +139,7 @@ def summarise(
         description=scenario.description,
         source=scenario.source,
         agent=agent_name,
-        model=scenario.model.provider if scenario.model else None,
+        model=scenario.model.provider if scenario.model else _passthrough(scenario),
         status=status,
         examples=tally.examples,
         budget=scenario.budget,
@@ -216,3 +216,7 @@ def errored(scenario: Scenario, agent_name: str, message: str) -> ScenarioResult
         status="error",
         error=message,
     )
+
+
+def _passthrough(scenario: Scenario) -> str | None:
+    return "passthrough" if scenario.passthrough is not None else None

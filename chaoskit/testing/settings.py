@@ -368,7 +368,6 @@ def explore_scenario(
         wall_guard=settings.wall_seconds,
         model_cassette=settings.model_cassette,
     )
-    _announce_passthrough(config, scenario, settings.model_cassette)
     return explore(
         scenario,
         agent,
@@ -377,17 +376,6 @@ def explore_scenario(
         progress=_progress(config),
         statistics=_statistics(config, item),
     )
-
-
-def _announce_passthrough(config: pytest.Config, scenario: Scenario, cassette: Any) -> None:
-    """A scenario whose model traffic leaves the machine says so as it starts, loudly."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if scenario.passthrough is None or reporter is None:
-        return
-    from chaoskit.engine.model import model_traffic_lines
-
-    for line in model_traffic_lines([scenario], cassette):
-        reporter.write_line(line, yellow=True, bold=True)
 
 
 def _statistics(config: pytest.Config, item: pytest.Item | None) -> Any:

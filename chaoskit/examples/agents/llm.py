@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -225,7 +226,7 @@ class OpenAIChat:
         import openai
 
         self.errors: tuple[type[Exception], ...] = (openai.OpenAIError,)
-        self.client = openai.OpenAI(api_key=task.credentials.get("openai", "sk-test"))
+        self.client = openai.OpenAI(api_key=_key(task, "openai", "OPENAI_API_KEY"))
         self.messages: list[Any] = [
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": task.message},
@@ -273,7 +274,7 @@ class AnthropicChat:
         import anthropic
 
         self.errors: tuple[type[Exception], ...] = (anthropic.AnthropicError,)
-        self.client = anthropic.Anthropic(api_key=task.credentials.get("anthropic", "sk-ant-test"))
+        self.client = anthropic.Anthropic(api_key=_key(task, "anthropic", "ANTHROPIC_API_KEY"))
         self.messages: list[Any] = [{"role": "user", "content": task.message}]
         self.tools: list[Any] = [
             {"name": t.name, "description": t.description, "input_schema": t.schema()}
@@ -307,6 +308,12 @@ class AnthropicChat:
 
     def decode(self, call: ToolCall) -> Any:
         return call.arguments  # the SDK hands `input` over already parsed
+
+
+def _key(task: Task, provider: str, variable: str) -> str:
+    """The fake provider's key in a world that has one; else the real one, from the
+    environment (``model = "passthrough"``), as in production."""
+    return task.credentials.get(provider) or os.environ.get(variable) or "sk-test"
 
 
 def _chat(task: Task, provider: str | None = None) -> Chat:
