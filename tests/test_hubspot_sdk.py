@@ -7,6 +7,7 @@ the SDK's own exceptions and faults as urllib3 raises them.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import hubspot
@@ -234,6 +235,19 @@ def test_search_pages_with_after_until_paging_is_absent() -> None:
             after = page.paging.next.after
     assert pages == 3
     assert sorted(seen) == sorted(made)
+
+
+def test_with_a_search_lag_a_new_contact_is_found_by_id_at_once_and_by_search_later() -> None:
+    with World([HubSpot(search_lag=5)]):
+        sdk = client()
+        made = sdk.crm.contacts.basic_api.create(new_contact(email="ada@example.com"))
+        at_once = sdk.crm.contacts.search_api.do_search(by_email("ada@example.com"))
+        by_id = sdk.crm.contacts.basic_api.get_by_id(made.id)
+        time.sleep(5)  # virtual: the world's clock
+        later = sdk.crm.contacts.search_api.do_search(by_email("ada@example.com"))
+    assert at_once.total == 0
+    assert by_id.id == made.id
+    assert [r.id for r in later.results] == [made.id]
 
 
 def test_list_pages_with_after() -> None:

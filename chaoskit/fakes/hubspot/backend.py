@@ -65,10 +65,14 @@ class HubSpotOptions(FrozenModel):
         [hubspot]
         scopes = ["crm.objects.contacts.read"]     # a read-only app: writes get 403
         rate_limit_policy = "DAILY"                # what a 429 says it hit
+        search_lag = 5                             # virtual seconds before search sees a record
     """
 
     scopes: tuple[str, ...] = KNOWN_SCOPES
     rate_limit_policy: RateLimitPolicy = "TEN_SECONDLY_ROLLING"
+    #: HubSpot's search index lags its writes by a few seconds: a new record is found by
+    #: search only this many virtual seconds after its creation (reads by id see it at once).
+    search_lag: float = Field(default=0.0, ge=0)
 
     @field_validator("scopes")
     @classmethod
@@ -120,16 +124,21 @@ class HubSpot(_Records):
         host: str | None = None,
         scopes: Iterable[str] = KNOWN_SCOPES,
         rate_limit_policy: RateLimitPolicy = "TEN_SECONDLY_ROLLING",
+        search_lag: float = 0.0,
     ) -> None:
-        options = HubSpotOptions(scopes=tuple(scopes), rate_limit_policy=rate_limit_policy)
+        options = HubSpotOptions(
+            scopes=tuple(scopes), rate_limit_policy=rate_limit_policy, search_lag=search_lag
+        )
         self.scopes = frozenset(options.scopes)
         self.rate_limit_policy: RateLimitPolicy = options.rate_limit_policy
+        self.search_lag = options.search_lag
         self._apps: dict[str, _App] = {}
         super().__init__(host=host)
 
     def apply_options(self, options: HubSpotOptions) -> None:
         self.scopes = frozenset(options.scopes)
         self.rate_limit_policy = options.rate_limit_policy
+        self.search_lag = options.search_lag
 
     def reset(self) -> None:
         with self.lock:
@@ -344,7 +353,8 @@ class HubSpot(_Records):
         self._require(req, kind.read_scope)
         body = json_object(req)
         start, limit = page_bounds(body)
-        found = search(self.state, kind, body)
+        indexed = self._clock.time() - self.search_lag
+        found = [r for r in search(self.state, kind, body) if r.created <= indexed]
         names = property_names(body.get("properties"))
         answer: dict[str, Any] = {
             "total": len(found),
