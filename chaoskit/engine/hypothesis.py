@@ -41,22 +41,45 @@ Draws = st.DataObject
 _T = TypeVar("_T")
 
 
+_WORLD_SEEDS = st.integers(0, 2**16 - 1)
+
+
 def draw_world_seed(data: Draws) -> int:
     """The seed of the example's generated world (shrinks towards 0)."""
-    return data.draw(st.integers(0, 2**16 - 1), label="world seed")
+    seed: int = data.conjecture_data.draw(_WORLD_SEEDS)
+    return seed
 
 
 def draw_choice(data: Draws, options: Sequence[_T]) -> _T | None:
-    """One of ``options`` or ``None`` (shrinks towards ``None``: no fault, no misbehaviour)."""
-    return data.draw(st.sampled_from((None, *options)))
+    """One of ``options`` or ``None`` (shrinks towards ``None``: no fault, no misbehaviour).
+
+    Drawn on the example's conjecture data, not through ``data.draw``: chaoskit tells each
+    example's decisions in its own story, and Hypothesis's note of every draw cost more than
+    the draw itself (as did building the strategy anew for each call)."""
+    choice: _T | None = data.conjecture_data.draw(_choices(options))
+    return choice
+
+
+#: Strategies by the identity of their options (kept alive beside them, so ids stay theirs).
+_CHOICES: dict[tuple[int, ...], tuple[tuple[Any, ...], st.SearchStrategy[Any]]] = {}
+
+
+def _choices(options: Sequence[_T]) -> st.SearchStrategy[_T | None]:
+    key = tuple(map(id, options))
+    cached = _CHOICES.get(key)
+    if cached is None:
+        if len(_CHOICES) >= 512:  # a long session of many scenarios: start over
+            _CHOICES.clear()
+        cached = (tuple(options), st.sampled_from((None, *options)))
+        _CHOICES[key] = cached
+    return cached[1]
 
 
 def draw_choice_elsewhere(data: Draws, options: Sequence[_T]) -> _T | None:
     """:func:`draw_choice` from a thread other than the test's (a thread of the server that
-    serves an agent in another process): the same draw, without the note Hypothesis would
-    print for it, which it only allows in the test's own thread."""
-    choice: _T | None = data.conjecture_data.draw(st.sampled_from((None, *options)))
-    return choice
+    serves an agent in another process): the same draw, which Hypothesis allows there because
+    it is made on the conjecture data, never noted."""
+    return draw_choice(data, options)
 
 
 class Failed(Exception):
