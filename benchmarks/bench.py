@@ -699,6 +699,209 @@ def report(scenarios: int, examples: int) -> list[Row]:
     ]
 
 
+# -- an example against its floor ----------------------------------------------------------------
+
+
+def _floor_rate(examples: int) -> float:
+    """Examples/s of the ten-call refund as a bare Hypothesis test would run it: the same draws
+    (a world seed, a timeout-after-commit decision per refund) and the same HTTP calls into the
+    same fakes through ``httpx.MockTransport``; no world, no trace, no judging, no time patching
+    (the agent's backoff sleeps are made free, as chaoskit's virtual time makes them)."""
+    from unittest import mock
+
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+
+    from chaoskit.fakes import CRM
+
+    @settings(
+        max_examples=examples,
+        database=None,
+        derandomize=True,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.data())
+    def bare(data: st.DataObject) -> None:
+        data.draw(st.integers(0, 2**32 - 1))  # the world seed
+        payments, crm = Payments(), CRM()
+        charge = payments.add_charge(customer=None, amount=4200)
+        account = crm.add_account(name="Acme Corp")
+        crm.add_user("usr_dana", "tok_dana", accounts=[account])
+        order = crm.add_order(
+            account, charge_id=charge, amount=4200, currency="usd", status="paid",
+            tracking_number=None,
+        )  # fmt: skip
+        fakes = {payments.host: payments, crm.host: crm}
+        committed: list[str] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            response = fakes[request.url.host].serve(request)
+            if request.method == "POST" and request.url.path == "/v1/refunds":
+                committed.append(response.json().get("id", ""))
+                if data.draw(st.booleans()):
+                    raise httpx.ReadTimeout("timed out", request=request)
+            return response
+
+        client = httpx.Client(transport=httpx.MockTransport(handler))
+        task = _BareTask(
+            message=f"Half of my order {order} never arrived.",
+            urls={"payments": f"https://{payments.host}", "crm": f"https://{crm.host}"},
+            tokens={"payments": Payments.DEFAULT_API_KEY, "crm": "tok_dana"},
+            client=client,
+        )
+        ten_call_agent(task)  # type: ignore[arg-type]
+        assert len(set(committed)) <= 1
+
+    with mock.patch.object(time, "sleep", lambda _: None):
+        bare()  # warm-up
+        start = time.perf_counter()
+        bare()
+        return examples / (time.perf_counter() - start)
+
+
+class _BareTask:
+    """What ``ten_call_agent`` reads of a task, without chaoskit."""
+
+    def __init__(
+        self, message: str, urls: dict[str, str], tokens: dict[str, str], client: httpx.Client
+    ) -> None:
+        self.message, self.urls, self._tokens = message, urls, tokens
+        self.clients = type("Clients", (), {"httpx": client})()
+
+    def auth(self, backend: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._tokens[backend]}"}
+
+
+def floor(examples: int, rounds: int) -> list[Row]:
+    """One chaoskit example of the ten-call refund against its floor, interleaved round by round."""
+    best = {"chaoskit": 0.0, "floor": 0.0}
+    for _ in range(rounds):
+        best["floor"] = max(best["floor"], _floor_rate(examples))
+        rate = _examples_per_second(ten_call_agent, _refund_scenario(), examples)
+        best["chaoskit"] = max(best["chaoskit"], rate)
+    ratio = best["floor"] / best["chaoskit"]
+    note = (
+        f"{1000 / best['chaoskit']:.2f} ms vs {1000 / best['floor']:.2f} ms per example "
+        "(a bare Hypothesis test, same draws and calls)"
+    )
+    return [Row("example vs floor", ratio, "×", "≤ 1.3×", ratio <= 1.3, note)]
+
+
+# -- where an example's time goes ----------------------------------------------------------------
+
+#: Parts of an example, by where the code lives; the first prefix that matches names the part.
+_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("fake work", ("chaoskit/fakes/",)),
+    (
+        "interception and fault decision",
+        (
+            "chaoskit/world/intercept",
+            "chaoskit/world/dispatch",
+            "chaoskit/world/faults",
+            "chaoskit/world/injector",
+            "chaoskit/world/codec",
+            "chaoskit/world/guard",
+            "chaoskit/world/world.py",
+            "chaoskit/world/stdlib_clients",
+            "chaoskit/world/aiohttp_client",
+            "chaoskit/world/integrity",
+            "chaoskit/world/patches",
+        ),
+    ),
+    ("world build", ("chaoskit/world/data", "chaoskit/world/entropy", "/faker/")),
+    ("time patching", ("chaoskit/world/timepatch", "chaoskit/core/clock", "/freezegun/")),
+    ("invariants", ("chaoskit/invariants/",)),
+    (
+        "trace and results",
+        (
+            "chaoskit/world/trace",
+            "chaoskit/results",
+            "chaoskit/engine/tally",
+            "chaoskit/engine/recorder",
+            "/pydantic",
+            "chaoskit/core/models",
+        ),
+    ),
+    ("engine", ("chaoskit/engine/", "chaoskit/scenarios/", "chaoskit/core/")),
+    ("Hypothesis", ("/hypothesis/",)),
+    ("agent and client stack", ("/httpx/", "/httpcore/", "/h11/", "benchmarks/bench.py")),
+)
+
+
+def _part(filename: str) -> str | None:
+    name = filename.replace("\\", "/")
+    for part, prefixes in _PARTS:
+        if any(prefix in name for prefix in prefixes):
+            return part
+    return None
+
+
+def _split(stats: Any) -> dict[str, float]:
+    """Self time per part; a function of no part (the standard library, builtins) gives its
+    time to its callers in proportion to the time each caller spent in it, up the call graph."""
+    totals: dict[str, float] = {}
+
+    def give(func: Any, seconds: float, depth: int, seen: frozenset[Any]) -> None:
+        part = _part(func[0])
+        if part is not None:
+            totals[part] = totals.get(part, 0.0) + seconds
+            return
+        callers = stats.stats.get(func, (0, 0, 0, 0, {}))[4]
+        shares = {c: v[2] for c, v in callers.items() if c not in seen}
+        whole = sum(shares.values())
+        if depth > 12 or whole <= 0:
+            totals["other"] = totals.get("other", 0.0) + seconds
+            return
+        for caller, share in shares.items():
+            give(caller, seconds * share / whole, depth + 1, seen | {func})
+
+    for func, (_, _, tottime, _, _) in stats.stats.items():
+        give(func, tottime, 0, frozenset())
+    return totals
+
+
+def profile(examples: int) -> list[Row]:
+    """One example's wall time split into parts: cProfile over ``examples`` examples of the
+    ten-call refund (run in this thread, not under the watchdog, so the profiler sees it).
+
+    Self time under the profiler, scaled to the unprofiled time of an example measured in the
+    same run: the shares are the profile's, the total is real."""
+    import cProfile
+    import pstats
+
+    import chaoskit.engine.run as engine_run
+
+    scn = _refund_scenario()
+    real = 1 / _examples_per_second(ten_call_agent, scn, examples)
+    profiler = cProfile.Profile()
+    config = EngineSettings(examples=examples, seed=1, database=False)
+    watched = engine_run.supervise
+    engine_run.supervise = lambda body, watch: body()  # type: ignore[assignment,misc]
+    try:
+        profiler.enable()
+        result = explore(scn, ten_call_agent, agent_name="bench", config=config)
+        profiler.disable()
+    finally:
+        engine_run.supervise = watched
+    totals = _split(pstats.Stats(profiler))
+    whole = sum(totals.values())
+    order = [part for part, _ in _PARTS] + ["other"]
+    return [
+        Row(
+            f"profile: {part}",
+            totals[part] / whole * real * 1e6,
+            "µs/example",
+            "-",
+            None,
+            f"{totals[part] / whole:.0%} of {real * 1e3:.2f} ms ({result.examples} examples)",
+        )
+        for part in order
+        if part in totals
+    ]
+
+
 # -- the claims classifier ------------------------------------------------------------------
 
 
@@ -766,8 +969,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
     parser.add_argument("--json", default="reports/bench.json")
+    parser.add_argument(
+        "--profile", action="store_true", help="only split one example's time into its parts"
+    )
     args = parser.parse_args(argv)
     q = args.quick
+    if args.profile:
+        return _print(profile(examples=30 if q else 1000), None)
     rows = per_call(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_wire_clients(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_hubspot(calls=50 if q else 2000, rounds=2 if q else 7)
@@ -779,6 +987,12 @@ def main(argv: list[str] | None = None) -> int:
     rows += report(scenarios=2 if q else 50, examples=5 if q else 200)
     rows += claims(examples=5 if q else 100, rounds=1 if q else 3)
     rows += startup(rounds=2 if q else 15)
+    rows += floor(examples=10 if q else 300, rounds=1 if q else 5)
+    rows += profile(examples=10 if q else 1000)
+    return _print(rows, Path(args.json))
+
+
+def _print(rows: list[Row], out: Path | None) -> int:
     print(
         f"chaoskit benchmark on {platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, {sys.platform}"
@@ -788,9 +1002,9 @@ def main(argv: list[str] | None = None) -> int:
         met = "-" if row.met is None else ("yes" if row.met else "NO")
         value = f"{row.value:>12.2f}"
         print(f"{row.name:<46} {value}  {row.unit:<14} {row.target:<24} {met:<5} {row.note}")
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
     return 0
 
 
