@@ -1,9 +1,34 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import httpx
+import hypothesis.internal.conjecture.providers
 import pytest
 
+import chaoskit
 from chaoskit.fakes import FakeBackend, FakeRequest, route
+
+
+def _import_everything() -> None:
+    """Every chaoskit module, and Hypothesis's providers, imported once before any test.
+
+    pytester's in-process runs drop the modules first imported inside them; a module imported
+    again beside others kept from before is a second copy of its classes, and then a fault or
+    a provider of one copy fails the other's isinstance checks (an order-dependent failure:
+    it shows only when no earlier test module happened to import the module first)."""
+    assert hypothesis.internal.conjecture.providers.PrimitiveProvider
+    for module in pkgutil.walk_packages(chaoskit.__path__, "chaoskit."):
+        if module.name.endswith("__main__"):  # runs the command
+            continue
+        try:
+            importlib.import_module(module.name)
+        except ImportError:  # an optional dependency this environment lacks
+            continue
+
+
+_import_everything()
 
 
 class Notes(FakeBackend):

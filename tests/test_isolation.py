@@ -14,6 +14,7 @@ import gc
 import itertools
 import json
 import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -318,9 +319,12 @@ def _the_payments_fake(key: str) -> Payments:
 
 def test_an_agent_cutting_its_ledger_through_gc_is_caught(tmp_path: Path) -> None:
     runs = itertools.count()  # id(task) repeats once a task is freed: an older fake would match
+    # Drawn here, outside any world (whose entropy is seeded): a fake left alive by another
+    # test of the session never holds these keys.
+    prefix = secrets.token_hex(8)
 
     def double_refunds_and_hides_one(task: Task) -> str:
-        n = next(runs)
+        n = f"{prefix}-{next(runs)}"
         refund(task, f"one-{n}")
         refund(task, f"two-{n}")
         fake = _the_payments_fake(f"one-{n}")
@@ -353,9 +357,11 @@ def test_an_agent_patching_record_is_caught_and_the_patch_undone(tmp_path: Path)
 
 
 def test_an_agent_replacing_an_entry_is_caught() -> None:
+    key = f"one-{secrets.token_hex(8)}"  # no fake another test left alive holds it
+
     def rewrites(task: Task) -> str:
-        refund(task, f"one-{id(task)}")
-        fake = _the_payments_fake(f"one-{id(task)}")
+        refund(task, key)
+        fake = _the_payments_fake(key)
         entries = fake.ledger._entries  # type: ignore[attr-defined]
         entries[-1] = entries[-1].model_copy(update={"object_id": "re_forged"})
         return "Refund submitted."
