@@ -41,12 +41,9 @@ Draws = st.DataObject
 _T = TypeVar("_T")
 
 
-_WORLD_SEEDS = st.integers(0, 2**16 - 1)
-
-
 def draw_world_seed(data: Draws) -> int:
     """The seed of the example's generated world (shrinks towards 0)."""
-    seed: int = data.conjecture_data.draw(_WORLD_SEEDS)
+    seed: int = data.conjecture_data.draw(_strategy(data, (), lambda: st.integers(0, 2**16 - 1)))
     return seed
 
 
@@ -56,22 +53,28 @@ def draw_choice(data: Draws, options: Sequence[_T]) -> _T | None:
     Drawn on the example's conjecture data, not through ``data.draw``: chaoskit tells each
     example's decisions in its own story, and Hypothesis's note of every draw cost more than
     the draw itself (as did building the strategy anew for each call)."""
-    choice: _T | None = data.conjecture_data.draw(_choices(options))
+    options = tuple(options)
+    strategy = _strategy(data, options, lambda: st.sampled_from((None, *options)))
+    choice: _T | None = data.conjecture_data.draw(strategy)
     return choice
 
 
-#: Strategies by the identity of their options (kept alive beside them, so ids stay theirs).
-_CHOICES: dict[tuple[int, ...], tuple[tuple[Any, ...], st.SearchStrategy[Any]]] = {}
+#: Strategies by Hypothesis's own data class (a test that imports Hypothesis afresh, as
+#: pytester's in-process runs do, gets its own) and the identity of their options (kept alive
+#: beside them, so ids stay theirs).
+_STRATEGIES: dict[tuple[Any, ...], tuple[tuple[Any, ...], st.SearchStrategy[Any]]] = {}
 
 
-def _choices(options: Sequence[_T]) -> st.SearchStrategy[_T | None]:
-    key = tuple(map(id, options))
-    cached = _CHOICES.get(key)
+def _strategy(
+    data: Draws, options: tuple[Any, ...], build: Callable[[], st.SearchStrategy[Any]]
+) -> st.SearchStrategy[Any]:
+    key = (type(data.conjecture_data), *map(id, options))
+    cached = _STRATEGIES.get(key)
     if cached is None:
-        if len(_CHOICES) >= 512:  # a long session of many scenarios: start over
-            _CHOICES.clear()
-        cached = (tuple(options), st.sampled_from((None, *options)))
-        _CHOICES[key] = cached
+        if len(_STRATEGIES) >= 512:  # a long session of many scenarios: start over
+            _STRATEGIES.clear()
+        cached = (options, build())
+        _STRATEGIES[key] = cached
     return cached[1]
 
 
