@@ -40,9 +40,10 @@ __all__ = [
 
 #: Version 2 added ``invalid``, ``interrupted`` and ``database`` to the run, ``interrupted`` to
 #: scenarios, and the scenario status ``interrupted``. Version 3 added the run's ``shard``.
-SCHEMA_VERSION = 3
+#: Version 4 added a scenario's ``part`` and ``parts`` (one scenario split across workers).
+SCHEMA_VERSION = 4
 #: Versions this chaoskit reads: every field added since has a default.
-READABLE_SCHEMA_VERSIONS = (1, 2, 3)
+READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
 
 VerdictStatus = Literal["held", "violated", "unknown"]
 SummaryStatus = Literal["held", "violated", "unknown", "not_exercised"]
@@ -212,6 +213,10 @@ class ScenarioResult(FrozenModel):
     not_exercised: tuple[str, ...] = ()
     #: Ctrl-C stopped the exploration: only the examples that finished are counted.
     interrupted: bool = False
+    #: ``(i, n)`` on the result of one part of a split search, before it is merged.
+    part: tuple[int, int] | None = None
+    #: How many independent searches (xdist workers) this result merges; 1 when not split.
+    parts: int = Field(default=1, ge=1)
 
 
 class InvalidInput(FrozenModel):

@@ -65,6 +65,15 @@ def _parser() -> argparse.ArgumentParser:
         help="files, folders or built-in scenario names (default: ./scenarios, else the built-ins)",
     )
     _engine_options(run)
+    run.add_argument(
+        "--part",
+        type=_part,
+        default=(1, 1),
+        metavar="I/N",
+        help="explore only part I of N independent searches of each scenario, with its share "
+        "of the examples (what a scenario split across pytest-xdist workers runs; its failures "
+        "name the part to reproduce them)",
+    )
     ci.add_run_options(run)
     add_model_options(run)
     run.set_defaults(handler=_run)
@@ -112,6 +121,13 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--report", default=str(DEFAULT_REPORT), help="HTML report path")
     parser.add_argument("--json", default=None, help="results JSON (default: beside the report)")
+
+
+def _part(text: str) -> tuple[int, int]:
+    index, slash, total = text.partition("/")
+    if slash and index.isdigit() and total.isdigit() and 1 <= int(index) <= int(total):
+        return int(index), int(total)
+    raise argparse.ArgumentTypeError(f"takes I/N with 1 <= I <= N (e.g. 2/2), got {text!r}")
 
 
 def _positive_seconds(text: str) -> float:
@@ -227,10 +243,14 @@ def _explore_all(
         database=not fixed,
         wall_guard=args.wall_seconds,
         model_cassette=cassette,
+        part=getattr(args, "part", (1, 1)),
     )
     print(f"chaoskit: seed {seed} (reproduce with --seed {seed})")
     for line in model_traffic_lines([job[0] for job in jobs], cassette):
         print(line)
+    if config.split:
+        index, total = config.part
+        print(f"chaoskit: part {index}/{total} of each scenario's search ({config.share} examples)")
     recorder = RunRecorder(
         seed=seed, examples=args.examples, database=config.use_database, shard=shard
     )
@@ -239,7 +259,8 @@ def _explore_all(
     try:
         for scenario, agent, name in jobs:
             result = explore(scenario, agent, agent_name=name, config=config, progress=_progress())
-            recorder.add(result)
+            # One part asked for on its own is this run's whole result, not a part to merge.
+            recorder.add(result.model_copy(update={"part": None}))
             print(summary_lines([result])[0])
     except KeyboardInterrupt as stop:  # Ctrl-C still writes a report of what finished
         recorder.interrupt(stop)

@@ -55,9 +55,22 @@ class RunRecorder:
         self.interrupted = False
         self.started = time.time()
         self._partials: list[ScenarioResult] = []
+        self._parts: dict[tuple[str, str], list[ScenarioResult]] = {}
 
     def add(self, result: ScenarioResult) -> None:
-        self.results.append(result)
+        """Record ``result``; the part of a split scenario is merged with its other parts
+        (see :mod:`chaoskit.engine.parts`)."""
+        if result.part is None:
+            self.results.append(result)
+            return
+        from chaoskit.engine.parts import merge_parts
+
+        key = (result.scenario, result.agent)
+        parts = self._parts.setdefault(key, [])
+        parts.append(result)
+        merged = merge_parts(parts)
+        kept = [r for r in self.results if r.parts == 1 or (r.scenario, r.agent) != key]
+        self.results[:] = [*kept, merged]
 
     def invalid(self, source: str, message: str) -> None:
         """An input that could not be run (a scenario file that does not load): the run fails."""
@@ -85,7 +98,7 @@ class RunRecorder:
     def result(self) -> RunResult:
         """The run so far: what finished, with the time since the recorder was made."""
         results = list(self.results)
-        invalid = list(self.invalid_inputs)
+        invalid = list(self.invalid_inputs) + self._missing_parts()
         if self.ordered:
             results.sort(key=lambda r: (r.scenario, r.agent))
             invalid.sort(key=lambda i: (i.source, i.message))
@@ -106,6 +119,25 @@ class RunRecorder:
                 duration_seconds=round(time.time() - self.started, 3),
             ),
         )
+
+    def _missing_parts(self) -> list[InvalidInput]:
+        """A split scenario with a part that never reported was not explored in full: the
+        run cannot pass (a crashed worker, or a part deselected with -k)."""
+        from chaoskit.engine.parts import missing_parts
+
+        return [
+            InvalidInput(
+                source=f"scenario {scenario} against {agent}",
+                message=(
+                    f"chaoskit: part {label} of scenario {scenario!r} against {agent} did not "
+                    "report, so the scenario was explored on only some of its examples. Run "
+                    "every part (do not deselect one with -k), or run without the split: "
+                    "--chaos-split=1."
+                ),
+            )
+            for (scenario, agent), parts in sorted(self._parts.items())
+            for label in missing_parts(parts)
+        ]
 
     def write(self, html: str | Path, json_path: str | Path | None = None) -> str | None:
         """Write the results JSON and the HTML report (JSON beside the HTML by default).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from chaoskit.core.agent import Agent
@@ -132,14 +133,14 @@ def explore(
                 raise _GaveUp  # each re-run would cost the wall limit again: keep this one
             raise Failed(scenario.name)
 
-    test = hypothesis_test(one_example, scenario, agent_name, config)
+    test = hypothesis_test(one_example, scenario, agent_name, _searched(config))
 
     def search() -> tuple[str | None, str | None]:
         """``(error, blob)``, in the exploring thread."""
         try:
             label = f"scenario {scenario.name!r} against {agent_name}"
             with (
-                seeded(config.seed, f"{scenario.name}|{agent_name}"),
+                seeded(config.seed, _salt(scenario, agent_name, config)),
                 collecting(label, statistics),
             ):
                 test()
@@ -167,6 +168,17 @@ def explore(
     return summarise(scenario, agent_name, tally, config, error).model_copy(
         update={"hypothesis_blob": blob}
     )
+
+
+def _searched(config: EngineSettings) -> EngineSettings:
+    """What Hypothesis is told: a part of a split search runs its share of the examples."""
+    return replace(config, examples=config.share) if config.split else config
+
+
+def _salt(scenario: Scenario, agent_name: str, config: EngineSettings) -> str:
+    """Each part of a split search explores from a seed of its own; one search, as before."""
+    salt = f"{scenario.name}|{agent_name}"
+    return f"{salt}|part {config.part[0]}/{config.part[1]}" if config.split else salt
 
 
 class _Drawing:

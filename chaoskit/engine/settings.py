@@ -36,6 +36,25 @@ class EngineSettings:
     wall_guard: float = 30.0
     passing_samples: int = 2
     model_cassette: Cassette | None = None
+    #: ``(i, n)``: this search is part ``i`` of ``n`` independent searches of one scenario
+    #: (one per xdist worker), with its share of the examples and a seed of its own; their
+    #: results merge into one (:func:`chaoskit.engine.parts.merge_parts`).
+    part: tuple[int, int] = (1, 1)
+
+    def __post_init__(self) -> None:
+        index, total = self.part
+        if not 1 <= index <= total:
+            raise ValueError(f"chaoskit: part {index}/{total} is not a part of {total}.")
+
+    @property
+    def split(self) -> bool:
+        return self.part[1] > 1
+
+    @property
+    def share(self) -> int:
+        """This part's share of the examples (the first parts take the remainder)."""
+        index, total = self.part
+        return self.examples // total + (index <= self.examples % total)
 
     @property
     def in_ci(self) -> bool:

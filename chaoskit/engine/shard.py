@@ -50,12 +50,12 @@ def item_id(scenario: str, agent: str | None) -> str:
 
 
 def assign(ids: Sequence[str], total: int) -> list[int]:
-    """The shard (1 to ``total``) of each item, given the ids of all the run's items."""
-    order = sorted(range(len(ids)), key=lambda i: (_hash(ids[i]), ids[i]))
-    shards = [0] * len(ids)
-    for rank, index in enumerate(order):
-        shards[index] = rank * total // len(ids) + 1
-    return shards
+    """The shard (1 to ``total``) of each item, given the ids of all the run's items.
+
+    Items with one id (the parts of a scenario split across xdist workers) share a shard."""
+    unique = sorted(set(ids), key=lambda i: (_hash(i), i))
+    shard_of = {stable: rank * total // len(unique) + 1 for rank, stable in enumerate(unique)}
+    return [shard_of[stable] for stable in ids]
 
 
 def members(ids: Sequence[str], shard: Shard) -> list[bool]:

@@ -22,7 +22,16 @@ from chaoskit.world.faults import Target
 if TYPE_CHECKING:  # the run recorder needs the tally, not the scenario layer's validation
     from chaoskit.scenarios import Scenario
 
-__all__ = ["Tally", "count", "cut_short", "errored", "summarise"]
+__all__ = [
+    "Tally",
+    "count",
+    "cut_short",
+    "errored",
+    "failure_keys",
+    "other_failures",
+    "size",
+    "summarise",
+]
 
 
 @dataclass
@@ -62,7 +71,7 @@ def count(tally: Tally, scenario: Scenario, example: Example, config: EngineSett
         tally.samples.append(example)
     for key in failure_keys(example):
         kept = tally.smallest.get(key)
-        if kept is None or _size(example) < _size(kept):
+        if kept is None or size(example) < size(kept):
             tally.smallest[key] = example
 
 
@@ -73,16 +82,17 @@ def failure_keys(example: Example) -> list[str]:
     ]
 
 
-def _size(example: Example) -> tuple[int, int, int]:
+def size(example: Example) -> tuple[int, int, int]:
     decided = sum(d.rule is not None for d in example.decisions)
     return decided, len(example.faults), len(example.trace)
 
 
-def _other_failures(tally: Tally, shown: Example | None) -> tuple[Example, ...]:
+def other_failures(smallest: dict[str, Example], shown: Example | None) -> tuple[Example, ...]:
+    """The smallest example of each failure (by key) that ``shown`` does not show already."""
     covered = set(failure_keys(shown)) if shown is not None else set()
     others: list[Example] = []
-    for key in sorted(tally.smallest):
-        example = tally.smallest[key]
+    for key in sorted(smallest):
+        example = smallest[key]
         if key in covered or any(example is o for o in others):
             continue
         others.append(example)
@@ -150,12 +160,13 @@ def summarise(
             examples_with_faults=tally.examples_with_faults,
         ),
         counterexample=failure,
-        failures=_other_failures(tally, failure),
+        failures=other_failures(tally.smallest, failure),
         samples=tuple(tally.samples),
         reproduction=_reproduction(scenario, agent_name, config) if failure else None,
         error=error,
         not_exercised=missing,
         interrupted=interrupted,
+        part=config.part if config.split else None,
     )
 
 
@@ -202,6 +213,8 @@ def _reproduction(scenario: Scenario, agent_name: str, config: EngineSettings) -
     from chaoskit.scenarios.load import builtin_name
 
     seed = f" --seed {config.seed}" if config.seed is not None else ""
+    if config.split:
+        seed += f" --part {config.part[0]}/{config.part[1]}"
     # A built-in is run by its name: its file's path is inside the installed package.
     where = (scenario.source and builtin_name(scenario.source)) or scenario.source or scenario.name
     return f"chaoskit run {agent_option(agent_name)}{seed} {where}"

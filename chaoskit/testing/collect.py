@@ -42,24 +42,37 @@ class ScenarioFile(pytest.File):
         except InvalidScenario as error:
             yield BadScenarioItem.from_parent(self, name=self.path.stem, message=str(error))
             return
-        item = ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
         for tag in scenario.tags:
             self.config.addinivalue_line("markers", f"{tag}: chaoskit scenario tag")
-            item.add_marker(tag)
-        yield item
+        parts = self.config.stash[SETTINGS].split
+        for index in range(1, parts + 1):
+            name = scenario.name if parts == 1 else f"{scenario.name}[{index}/{parts}]"
+            item = ScenarioItem.from_parent(self, name=name, scenario=scenario, part=(index, parts))
+            for tag in scenario.tags:
+                item.add_marker(tag)
+            yield item
 
 
 class ScenarioItem(pytest.Item):
-    """One scenario explored against the configured agent."""
+    """One scenario explored against the configured agent; or, split across xdist workers,
+    part ``i`` of ``n`` of its search (see :mod:`chaoskit.engine.parts`)."""
 
-    def __init__(self, *, scenario: Scenario, **kwargs: Any) -> None:
+    def __init__(
+        self, *, scenario: Scenario, part: tuple[int, int] = (1, 1), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
+        self.part = part
 
     def runtest(self) -> None:
         settings = self.config.stash[SETTINGS]
         result = explore_scenario(
-            self.config, self.scenario, settings.agent(), settings.agent_spec or "", item=self
+            self.config,
+            self.scenario,
+            settings.agent(),
+            settings.agent_spec or "",
+            item=self,
+            part=self.part,
         )
         # Results travel to the xdist controller as JSON in the report's user properties.
         self.user_properties.append(result_property(result))
@@ -72,7 +85,8 @@ class ScenarioItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"scenario {self.scenario.name}"
+        part = f" (part {self.part[0]}/{self.part[1]})" if self.part[1] > 1 else ""
+        return self.path, 0, f"scenario {self.scenario.name}{part}"
 
 
 class BadScenarioItem(pytest.Item):

@@ -91,6 +91,14 @@ OPTIONS: list[tuple[str, str, str, str]] = [
         "real seconds an example may run before the agent is interrupted, then abandoned "
         f"(default {DEFAULT_WALL_SECONDS:g}; a scenario's [budget] wall_seconds wins)",
     ),
+    (
+        "split",
+        "chaos_split",
+        "string",
+        "explore each scenario file as N independent searches (items NAME[i/N]) merged into one "
+        "result, so that one scenario uses every xdist worker (default: auto, the number of "
+        "xdist workers; 1: no split)",
+    ),
     ("report", "chaos_report", "string", f"HTML report path (default {DEFAULT_REPORT})"),
     ("json", "chaos_json", "string", "results JSON path (default: next to the report)"),
     (
@@ -134,6 +142,7 @@ class Settings:
         shard: Shard | None = None,
         search: list[tuple[Path, str]] | None = None,
         model_cassette: Cassette | None = None,
+        split: int = 1,
     ) -> None:
         self.agent_spec = agent_spec
         self.scenario_paths = scenario_paths
@@ -149,6 +158,8 @@ class Settings:
         self.search = search
         #: ``--chaos-record-model`` / ``--chaos-replay-model``, opened once for the session.
         self.model_cassette = model_cassette
+        #: Into how many independent searches each scenario file's item is split.
+        self.split = split
         self._agent: Agent | None = None
 
     @classmethod
@@ -176,6 +187,7 @@ class Settings:
             shard=_shard(get("chaos_shard"), get("chaos_agent") or None),
             search=agent_search(config),
             model_cassette=_cassette(root, get("chaos_record_model"), get("chaos_replay_model")),
+            split=_split(get("chaos_split")),
         )
 
     @property
@@ -304,6 +316,14 @@ def _shard(value: Any, agent: str | None) -> Shard | None:
         raise pytest.UsageError(str(error)) from None
 
 
+def _split(value: Any) -> int:
+    """``--chaos-split``: a number, or ``auto`` (the default): one part per xdist worker. Only
+    workers collect under xdist, and each knows the worker count."""
+    if value in (None, "", "auto"):
+        return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return int(_integer(value, "--chaos-split (a number of parts, or auto)", default=1))
+
+
 def _seed(config: pytest.Config, value: Any) -> tuple[int, bool]:
     """The seed, and whether it is fixed (given, or CI's 0): a fixed seed means no database."""
     if value not in (None, ""):
@@ -355,6 +375,7 @@ def explore_scenario(
     agent_name: str,
     examples: int | None = None,
     item: pytest.Item | None = None,
+    part: tuple[int, int] = (1, 1),
 ) -> ScenarioResult:
     """Explore with the session's settings; with ``--hypothesis-show-statistics``, Hypothesis's
     statistics of the search go to ``item`` for Hypothesis's own summary to print."""
@@ -367,6 +388,7 @@ def explore_scenario(
         database=settings.database,
         wall_guard=settings.wall_seconds,
         model_cassette=settings.model_cassette,
+        part=part,
     )
     return explore(
         scenario,

@@ -44,15 +44,19 @@ class ShardSelection:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         from chaoskit.engine.shard import members
 
-        chosen = members([self.stable_id(item) for item in items], self.shard)
+        ids = [self.stable_id(item) for item in items]
+        chosen = members(ids, self.shard)
         keep = [item for item, kept in zip(items, chosen, strict=True) if kept]
         dropped = [item for item, kept in zip(items, chosen, strict=True) if not kept]
         if dropped:
             self.config.hook.pytest_deselected(items=dropped)
         items[:] = keep
-        self._count(len(keep), len(keep) + len(dropped))
+        # Counted by stable id: the parts of a scenario split across workers are one item.
+        selected = len({i for i, kept in zip(ids, chosen, strict=True) if kept})
+        counts = [selected, len(set(ids))]
+        self._count(*counts)
         if is_worker(self.config):  # the controller collects nothing: tell it the counts
-            self.config.workeroutput[_COUNTS] = [len(keep), len(keep) + len(dropped)]  # type: ignore[attr-defined]
+            self.config.workeroutput[_COUNTS] = counts  # type: ignore[attr-defined]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
