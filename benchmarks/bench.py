@@ -13,6 +13,7 @@ import argparse
 import gc
 import http.server
 import json
+import os
 import platform
 import re
 import subprocess
@@ -563,6 +564,54 @@ def throughput(examples: int) -> list[Row]:
     ]
 
 
+_BENCH_SCENARIO = """
+name = "bench-refund"
+task = "Half of my order {order.id} never arrived."
+backends = ["payments", "crm"]
+
+[[faults]]
+kind = "timeout_after_commit"
+target = "payments: POST /v1/refunds"
+explore = true
+
+[[invariants]]
+name = "at_most_one_effect_per_intent"
+"""
+
+
+def _pytest_rate(folder: str, examples: int, *workers: str) -> float:
+    """Examples/s of one scenario file under pytest, startup and workers included."""
+    command = [
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+        "--chaos-agent=bench:ten_call_agent", f"--chaos-examples={examples}", "--chaos-seed=1",
+        "--chaos-scenarios=scenario.toml", "scenario.toml", *workers,
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    start = time.perf_counter()
+    subprocess.run(command, cwd=folder, env=env, capture_output=True, check=False)
+    took = time.perf_counter() - start
+    data = json.loads(Path(folder, "reports", "chaoskit.json").read_text())
+    return sum(s["examples"] for s in data["scenarios"]) / took
+
+
+def one_scenario_on_two_workers(examples: int, rounds: int) -> list[Row]:
+    """One scenario through ``pytest -n 2`` (split across both workers) against ``-n 0``,
+    interleaved, best of each, whole pytest runs (startup included)."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "scenario.toml").write_text(_BENCH_SCENARIO)
+        Path(folder, "pytest.ini").write_text("[pytest]\n")
+        best = {"-n 0": 0.0, "-n 2": 0.0}
+        for _ in range(rounds):
+            best["-n 0"] = max(best["-n 0"], _pytest_rate(folder, examples, "-n", "0"))
+            best["-n 2"] = max(best["-n 2"], _pytest_rate(folder, examples, "-n", "2"))
+    ratio = best["-n 2"] / best["-n 0"]
+    note = (
+        f"{best['-n 2']:.0f} vs {best['-n 0']:.0f} examples/s, {examples} examples, "
+        "whole pytest runs"
+    )
+    return [Row("one scenario, pytest -n 2 / -n 0", ratio, "×", "≥ 1.7×", ratio >= 1.7, note)]
+
+
 def virtual_time(examples: int) -> list[Row]:
     scn = scenario(
         name="bench-backoff",
@@ -1014,6 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += per_call_hubspot(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
     rows += throughput(examples=10 if q else 300)
+    rows += one_scenario_on_two_workers(examples=20 if q else 3000, rounds=1 if q else 3)
     rows += virtual_time(examples=5 if q else 100)
     rows += memory(examples=30 if q else 10_000)
     rows += scaling([10, 100] if q else [10, 100, 1000], examples=3 if q else 30)
