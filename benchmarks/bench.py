@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench.py            # the full run (a few minutes)
     .venv/bin/python benchmarks/bench.py --quick    # tiny sizes, seconds (the smoke test uses it)
 
-Prints a table and writes ``reports/bench.json``. Absolute times on a noisy 2-core box are not
+Prints a table and writes ``reports/bench.json`` and the README's Speed table,
+``reports/bench.md``. Absolute times on a noisy 2-core box are not
 comparable between runs; the ratios, measured in the same run, are.
 """
 
@@ -1089,7 +1090,19 @@ def _print(rows: list[Row], out: Path | None) -> int:
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps([row.__dict__ for row in rows], indent=1))
+        out.with_suffix(".md").write_text(markdown(rows))
     return 0
+
+
+def markdown(rows: list[Row]) -> str:
+    """The rows as the README's Speed table (written beside the JSON, as ``bench.md``)."""
+    lines = ["| measure | figure | target | met |", "|---|---|---|---|"]
+    for row in rows:
+        met = "" if row.met is None else ("yes" if row.met else "no")
+        figure = f"{row.value:.2f} {row.unit}" + (f" ({row.note})" if row.note else "")
+        target = "" if row.target in ("-", "baseline") else row.target
+        lines.append(f"| {row.name} | {figure} | {target} | {met} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
