@@ -69,7 +69,7 @@ def test_the_recorder_lists_invalid_inputs_in_the_results_json(tmp_path: Path) -
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["invalid"] == [{"source": BAD, "message": BAD_MESSAGE}]
     assert data["interrupted"] is False and data["database"] is False
-    assert data["schema_version"] == 3
+    assert data["schema_version"] == 4
     assert load_results(tmp_path / "r.json").gate == "fail"
 
 
