@@ -30,9 +30,10 @@ class ChaosSession:
         settings = config.stash[SETTINGS]
         self._recorder: RunRecorder | None = None
         self.report_error: str | None = None
-        # (scenario, agent) of a recorded result -> its test's node id (a split scenario's
-        # parts are one test: its node id without the part)
-        self._tests: dict[tuple[str, str], str] = {}
+        self._tests: dict[int, str] = {}  # id() of a recorded result -> its test's node id
+        # A split scenario's parts merge into a new result: its test's node id without the
+        # part, by (scenario, agent).
+        self._split_tests: dict[tuple[str, str], str] = {}
         if settings.shard is not None:
             from chaoskit.testing.shard import ShardSelection
 
@@ -82,9 +83,12 @@ class ChaosSession:
         for key, value in report.user_properties:
             if key == RESULT_KEY:
                 result = ScenarioResult.model_validate_json(str(value))
+                if result.part is None:
+                    self._tests[id(result)] = report.nodeid
+                else:
+                    item = (result.scenario, result.agent)
+                    self._split_tests[item] = report.nodeid.rpartition("[")[0]
                 self.recorder.add(result)  # a part of a split scenario is merged
-                test = report.nodeid.rpartition("[")[0] if result.part else report.nodeid
-                self._tests[(result.scenario, result.agent)] = test
             elif key == INVALID_KEY:
                 invalid = json.loads(str(value))
                 self.recorder.invalid(invalid["source"], invalid["message"])
@@ -118,7 +122,10 @@ class ChaosSession:
         write = terminalreporter.write_line
         terminalreporter.section("chaoskit")
         # The full story of each failure is in its test's failure section already.
-        tests = [self._tests.get((result.scenario, result.agent)) for result in self.results]
+        tests = [
+            self._tests.get(id(result)) or self._split_tests.get((result.scenario, result.agent))
+            for result in self.results
+        ]
         for line in summary_lines(self.results, details=True, tests=tests):
             write(line)
         for line in run_summary_lines(self.recorder.result()):
