@@ -449,3 +449,31 @@ def test_a_class_statement_with_keywords_named_like_the_builders_arguments_works
     with virtual_time(VirtualClock()):
         exec(compile(source, "<library>", "exec"), namespace)
     assert namespace["Part"].tag == ("part", "f", {"namespace": "ns"})  # type: ignore[attr-defined]
+
+
+def _real_yields(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Every real sleep a virtual sleep makes (the GIL hand-over), recorded instead of made."""
+    from chaoskit.world.timepatch import standins
+
+    made: list[float] = []
+    monkeypatch.setattr(standins, "_REAL", standins._REAL._replace(sleep=made.append))
+    return made
+
+
+def test_a_virtual_sleep_yields_the_gil_only_when_the_agent_runs_threads_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = _real_yields(monkeypatch)
+    with virtual_time(VirtualClock()):
+        for _ in range(5):
+            time.sleep(1)  # nobody else to be fair to: no real sleep at all
+        assert made == []
+        stop = threading.Event()
+        worker = threading.Thread(target=stop.wait)
+        worker.start()
+        try:
+            time.sleep(1)  # the agent's own thread may be polling: hand it the GIL
+        finally:
+            stop.set()
+            worker.join()
+    assert made == [0]

@@ -11,6 +11,7 @@ import copyreg
 import datetime
 import itertools
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
@@ -250,6 +251,7 @@ def _activate(clock: VirtualClock) -> _Activation:
         _INDEX.refresh(originals)
         changes: list[_Change] = []
         state._current = clock
+        state._threads_at_start = threading.active_count()
         try:
             _patch(originals, changes)
         except BaseException:

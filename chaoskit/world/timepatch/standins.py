@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import math
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from chaoskit.core.clock import VirtualClock
@@ -40,8 +41,11 @@ def _virtual_sleep(secs: float) -> None:
     if math.isnan(secs):
         raise ValueError("Invalid value NaN (not a number)")
     clock.sleep(secs)
-    # A real sleep releases the GIL; yielding keeps threads that poll with sleep() fair.
-    _REAL.sleep(0)
+    # A real sleep releases the GIL; yielding keeps threads that poll with sleep() fair. Only
+    # threads started since the world began (the agent's own) can be waiting for it: with none,
+    # the yield would only hand the GIL to the engine's watchdog, for nothing.
+    if threading.active_count() > state._threads_at_start:
+        _REAL.sleep(0)
 
 
 def _virtual_time() -> float:

@@ -63,3 +63,6 @@ _LOCK: Final = threading.Lock()
 #: :mod:`~chaoskit.world.timepatch.patching` sets it; readers look it up on this module
 #: (``state._current``) at each call, never keep a copy with ``from … import _current``.
 _current: VirtualClock | None = None
+#: How many threads were alive when the clock was activated: a virtual sleep yields the GIL
+#: only when more are (threads of the agent's own, which may poll with sleep()).
+_threads_at_start: int = 0
