@@ -41,6 +41,8 @@ __all__ = [
 _MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PARAM = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}")
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: Two digits at once, the lower first: ``_ID_PAIRS[a + 62 * b]`` is digit a, then digit b.
+_ID_PAIRS = tuple(_ID_ALPHABET[i % 62] + _ID_ALPHABET[i // 62] for i in range(62 * 62))
 
 
 class Clock(Protocol):
@@ -416,12 +418,13 @@ class FakeBackend:
         digest = hashlib.blake2b(
             f"{self._seed}:{self.name}:{prefix}:{n}".encode(), digest_size=16
         ).digest()
-        value = int.from_bytes(digest, "big")
-        chars = []
-        for _ in range(14):
-            value, rem = divmod(value, 62)
-            chars.append(_ID_ALPHABET[rem])
-        return f"{prefix}_{''.join(chars)}"
+        # The 14 lowest base-62 digits, least significant first, two at a time.
+        value = int.from_bytes(digest, "big") % 62**14
+        pairs = []
+        for _ in range(7):
+            value, rem = divmod(value, 62 * 62)
+            pairs.append(_ID_PAIRS[rem])
+        return f"{prefix}_{''.join(pairs)}"
 
     def respond(
         self, status: int, body: Any, *, headers: Mapping[str, str] | None = None

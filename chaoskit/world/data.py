@@ -14,7 +14,7 @@ import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 from pydantic import Field, field_validator
 
@@ -379,16 +379,30 @@ def _token(seed: int, who: str) -> str:
 
 def _payments(backends: Mapping[str, FakeBackend]) -> PaymentsSeeding | None:
     backend = backends.get("payments")
-    if backend is None or isinstance(backend, PaymentsSeeding):
-        return backend
+    if backend is None or _conforms(backend, PaymentsSeeding):
+        return cast("PaymentsSeeding | None", backend)
     raise _unseedable("payments", backend, PaymentsSeeding)
 
 
 def _crm(backends: Mapping[str, FakeBackend]) -> CRMSeeding | None:
     backend = backends.get("crm")
-    if backend is None or isinstance(backend, CRMSeeding):
-        return backend
+    if backend is None or _conforms(backend, CRMSeeding):
+        return cast("CRMSeeding | None", backend)
     raise _unseedable("crm", backend, CRMSeeding)
+
+
+#: Whether a fake's class has a seeding protocol's methods, by (class, protocol).
+_CONFORMS: dict[tuple[type, Any], bool] = {}
+
+
+def _conforms(backend: object, protocol: Any) -> bool:
+    """``isinstance`` against a runtime-checkable protocol of methods, asked once per class: the
+    check walks the protocol's members each time, about 10 µs, several times per world."""
+    key = (type(backend), protocol)
+    known = _CONFORMS.get(key)
+    if known is None:
+        known = _CONFORMS[key] = isinstance(backend, protocol)
+    return known
 
 
 def _unseedable(name: str, backend: FakeBackend, protocol: type) -> WorldError:
@@ -516,10 +530,11 @@ def _register_elsewhere(
     for name, backend in backends.items():
         if name in ("payments", "crm"):
             continue
-        if isinstance(backend, _TokenSeeding):
+        if _conforms(backend, _TokenSeeding):
             for user in users:
-                backend.add_token(user.token, user.user_id)
-        if isinstance(backend, _RecipientSeeding):
+                cast("_TokenSeeding", backend).add_token(user.token, user.user_id)
+        if _conforms(backend, _RecipientSeeding):
             for contact in contacts:
                 if contact.contact_id is not None:
-                    backend.add_recipient(contact.contact_id, email=contact.email)
+                    recipients = cast("_RecipientSeeding", backend)
+                    recipients.add_recipient(contact.contact_id, email=contact.email)
