@@ -93,6 +93,18 @@ def test_a_cassette_keeps_no_secret_and_reads_as_json(tmp_path: Path) -> None:
     assert saved["interactions"][0]["response"]["body"] == {"id": "x"}
 
 
+def test_a_recording_is_valid_json_after_every_interaction(tmp_path: Path) -> None:
+    path = tmp_path / "cassette.json"
+    cassette = Cassette.record(path)
+    for n in range(3):
+        cassette.add(chat({"model": "gpt-4o", "n": n}), httpx.Response(200, json={"n": n}))
+        saved = json.loads(path.read_text())  # an interrupted run keeps what it recorded
+        assert [i["response"]["body"]["n"] for i in saved["interactions"]] == list(range(n + 1))
+    appended = path.read_text()
+    cassette.save()  # the whole file written at once reads exactly the same
+    assert path.read_text() == appended
+
+
 def test_identical_requests_are_answered_in_recorded_order(tmp_path: Path) -> None:
     path = tmp_path / "cassette.json"
     recording = Cassette.record(path)

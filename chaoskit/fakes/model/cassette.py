@@ -23,7 +23,8 @@ the JSON body with sorted keys — model, messages, tools, parameters — minus 
 name the caller rather than the question (:data:`VOLATILE`). Headers are never kept, so
 neither is ``Authorization`` nor any API key; of a response only its status, content type and
 body are. Identical requests (trials of one schedule) are answered in recorded order, and
-from the first again once all were used.
+from the first again once all were used. A recording is appended to the file as it goes, so
+an interrupted run keeps what it recorded.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import contextlib
 import hashlib
 import json
 import os
+import textwrap
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,8 +74,8 @@ def request_key(canonical: Mapping[str, Any]) -> str:
 
 class Cassette:
     """One run's model traffic: recorded (``Cassette.record(path)``) or answered from a file
-    (``Cassette.replay(path)``). Safe under threads; a recording is saved after every
-    interaction, so an interrupted run keeps what it recorded.
+    (``Cassette.replay(path)``). Safe under threads; a recording is written to the file
+    interaction by interaction, so an interrupted run keeps what it recorded.
 
     >>> from chaoskit.engine import EngineSettings
     >>> config = EngineSettings(model_cassette=Cassette.replay("cassettes/refunds.json"))
@@ -89,8 +91,9 @@ class Cassette:
         self.path = Path(path)
         self.mode = mode
         self.interactions: list[dict[str, Any]] = interactions or []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._used: dict[str, int] = {}
+        self._written = 0
         self._by_key: dict[str, list[dict[str, Any]]] = {}
         for interaction in self.interactions:
             self._by_key.setdefault(interaction["key"], []).append(interaction)
@@ -121,28 +124,35 @@ class Cassette:
     # -- recording -------------------------------------------------------------------------------
 
     def add(self, request: httpx.Request, response: httpx.Response) -> None:
-        """Keep ``request`` and the ``response`` it got, and save the file."""
+        """Keep ``request`` and the ``response`` it got, appended to the file at once."""
         canonical = canonical_request(request.method, request.url.path, request.content)
         key = request_key(canonical)
         interaction = {"key": key, "request": canonical, "response": _stored_response(response)}
         with self._lock:
             self.interactions.append(interaction)
             self._by_key.setdefault(key, []).append(interaction)
-            self.save()
+            self._append(interaction)
 
     def save(self) -> None:
-        """Write the cassette (atomically: a reader never sees half a file)."""
-        from chaoskit._version import __version__
+        """Write the whole cassette (atomically: a reader never sees half a file)."""
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = self.path.with_name(self.path.name + ".partial")
+            partial.write_text(_document(self.interactions), "utf-8")
+            os.replace(partial, self.path)
+            self._written = len(self.interactions)
 
-        document = {
-            "version": FORMAT_VERSION,
-            "recorded_with": f"chaoskit {__version__}",
-            "interactions": self.interactions,
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        partial.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", "utf-8")
-        os.replace(partial, self.path)
+    def _append(self, interaction: dict[str, Any]) -> None:
+        """Add one interaction to the file as written so far: a recording costs the size of
+        each interaction once, not the whole file again on every call."""
+        if self._written == 0 or not self.path.exists():
+            self.save()
+            return
+        entry = _entry(interaction).encode()
+        with self.path.open("r+b") as handle:
+            handle.seek(-len(_TAIL), os.SEEK_END)
+            handle.write(b",\n" + entry + _TAIL)
+        self._written += 1
 
     # -- replaying -------------------------------------------------------------------------------
 
@@ -160,6 +170,25 @@ class Cassette:
 
     def __repr__(self) -> str:
         return f"<Cassette {self.mode} {str(self.path)!r}: {len(self.interactions)} interactions>"
+
+
+#: How every cassette file ends: after the last interaction, the list and the object close.
+_TAIL = b"\n  ]\n}\n"
+
+
+def _document(interactions: list[dict[str, Any]]) -> str:
+    """The file's text: ``json.dumps(…, indent=2)`` of the whole cassette, ending in _TAIL."""
+    from chaoskit._version import __version__
+
+    head = {"version": FORMAT_VERSION, "recorded_with": f"chaoskit {__version__}"}
+    opening = json.dumps(head, indent=2, ensure_ascii=False)[:-2] + ',\n  "interactions": ['
+    if not interactions:
+        return opening + "]\n}\n"
+    return opening + "\n" + ",\n".join(map(_entry, interactions)) + _TAIL.decode()
+
+
+def _entry(interaction: dict[str, Any]) -> str:
+    return textwrap.indent(json.dumps(interaction, indent=2, ensure_ascii=False), "    ")
 
 
 def _stored_response(response: httpx.Response) -> dict[str, Any]:
