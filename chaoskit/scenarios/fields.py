@@ -61,8 +61,22 @@ class _Fields:
 def task_context(world: WorldData) -> dict[str, _Fields]:
     """The objects a task template can reach, built from a generated world.
 
-    A field whose object the world lacks (no outsider, no order) is ``None``.
+    A field whose object the world lacks (no outsider, no order) is ``None``. The last world's
+    context is kept: an example asks for it more than once (the message, the expectations).
     """
+    global _LAST
+    last = _LAST
+    if last is not None and last[0] is world:
+        return last[1]
+    context = _context(world)
+    _LAST = (world, context)
+    return context
+
+
+_LAST: tuple[WorldData, dict[str, _Fields]] | None = None
+
+
+def _context(world: WorldData) -> dict[str, _Fields]:
     sources = _sources(world)
     return {
         obj: _Fields(
