@@ -534,6 +534,59 @@ def _examples_per_second(agent: Callable[[Task], str], scn: Scenario, examples: 
     return result.examples / (time.perf_counter() - start)
 
 
+def task_chaos(calls: int, rounds: int, examples: int) -> list[Row]:
+    """``task.store`` in a world (traced, faultable, in the store ledger) against an httpx call
+    through the same world, and a scenario whose task may be delivered twice against the same
+    scenario delivered once, in examples per second."""
+    from chaoskit.core.store import TaskStore
+
+    fake = Payments()
+    world = World([fake], trace_limit=10**9)
+    url = CHARGE_URL.format(id=fake.add_charge(customer=None, amount=1000))
+    hx, store = httpx.Client(), TaskStore()
+    series: dict[str, Callable[[], Any]] = {
+        "httpx": lambda: hx.get(url, headers=AUTH),
+        "put": lambda: store.put("progress", {"step": 1}),
+        "get": lambda: store.get("progress"),
+    }
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, fn in series.items():
+            world.reset()
+            fake.add_charge(customer=None, amount=1000)
+            store.attach(world)
+            with world:
+                best[name] = min(best.get(name, 1e9), _mean_per_call(fn, calls))
+            store.attach(None)
+    once = _examples_per_second(ten_call_agent, _refund_scenario(), examples)
+    twice = _examples_per_second(
+        ten_call_agent, _refund_scenario(delivery={"duplicate": True}), examples
+    )
+    rows = [
+        Row(
+            f"task.store.{op} in a world",
+            best[op] / best["httpx"],
+            "× httpx call",
+            "≤ 0.5×",
+            best[op] / best["httpx"] <= 0.5,
+            f"{best[op] * 1e6:.0f} µs/op; an httpx call through the world: "
+            f"{best['httpx'] * 1e6:.0f} µs",
+        )
+        for op in ("put", "get")
+    ]
+    rows.append(
+        Row(
+            "examples/s, duplicate delivery drawn",
+            twice / once,
+            "× one delivery",
+            "-",
+            None,
+            f"{twice:.0f} against {once:.0f} examples/s (about half the examples deliver twice)",
+        )
+    )
+    return rows
+
+
 # -- 2..5 -------------------------------------------------------------------------------------
 
 
@@ -1063,6 +1116,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += per_call_wire_clients(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_hubspot(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
+    rows += task_chaos(calls=50 if q else 2000, rounds=2 if q else 7, examples=10 if q else 200)
     rows += throughput(examples=10 if q else 300)
     rows += one_scenario_on_two_workers(examples=20 if q else 3000, rounds=1 if q else 3)
     rows += virtual_time(examples=5 if q else 100)

@@ -481,3 +481,33 @@ def test_an_agent_in_another_process_sees_a_reset_and_is_delivered_again(tmp_pat
     first, again = example.deliveries
     assert (first.crashed_at, first.reply) == (1, None)  # it said "failed", which is discarded
     assert again.reply is not None and again.reply.text == "delivery 2 of task_00000: HTTPError"
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_the_scenario_list_says_how_a_task_may_be_delivered(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from chaoskit.cli.main import main
+
+    assert main(["scenarios", "refund-follow-up", "refund-agent-crash"]) == 0
+    out = capsys.readouterr().out
+    assert "refund-follow-up" in out and "no faults; maybe with a follow-up" in out
+    assert "POST /v1/refunds; delivered up to 2 times" in out
+
+
+def test_replaying_a_duplicate_from_the_command_line_names_the_drawn_delivery(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chaoskit.cli.main import main
+
+    report = tmp_path / "report.html"
+    naive = "chaoskit.examples.agents.crashes:naive"
+    run = ["run", "--agent", naive, "--examples", "30", "--seed", "3", "--report", str(report)]
+    assert main([*run, "refund-duplicate-delivery"]) == 1
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "report.json")]) == 1
+    out = capsys.readouterr().out
+    assert "on the recorded schedule: duplicate as delivery 2" in out
+    assert "still fails on the recorded schedule (reproduced exactly)" in out

@@ -19,6 +19,7 @@ from chaoskit.core.errors import UsageError
 
 if TYPE_CHECKING:
     from chaoskit.results import Example
+    from chaoskit.scenarios import Scenario
 
 __all__ = ["main"]
 
@@ -352,7 +353,11 @@ def _recorded_file(source: str, results: str) -> Path:
 
 
 def _schedule(example: Example) -> str:
-    picked = [f"{d.rule} on call {d.call}" for d in example.decisions if d.rule is not None]
+    picked = [
+        f"{d.rule} as delivery {d.call}" if d.kind == "delivery" else f"{d.rule} on call {d.call}"
+        for d in example.decisions
+        if d.rule is not None
+    ]
     return "; ".join(picked) if picked else "no faults"
 
 
@@ -391,13 +396,23 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _deliveries(scenario: Scenario) -> str:
+    """``; delivered up to 2 times, maybe twice, maybe with a follow-up`` (or nothing)."""
+    spec = scenario.delivery
+    said = [f"delivered up to {spec.attempts} times"] if spec.attempts > 1 else []
+    said += ["maybe twice"] if spec.duplicate else []
+    said += ["maybe with a follow-up"] if spec.follow_up else []
+    said += ["maybe concurrently"] if spec.concurrent else []
+    return "; " + ", ".join(said) if said else ""
+
+
 def _scenarios(args: argparse.Namespace) -> int:
     from chaoskit.scenarios import load_scenarios
 
     scenarios, errors = load_scenarios(args.paths or _default_scenarios())
     for scenario in scenarios:
         faults = ", ".join(rule.label for rule in scenario.faults) or "no faults"
-        print(f"ok   {scenario.name}  ({scenario.source}): {faults}")
+        print(f"ok   {scenario.name}  ({scenario.source}): {faults}{_deliveries(scenario)}")
     for error in errors:
         print(f"bad  {error}")
     print(f"{len(scenarios)} valid, {len(errors)} invalid")
