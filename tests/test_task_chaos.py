@@ -436,6 +436,13 @@ def test_a_follow_up_naming_a_field_the_world_lacks_is_refused() -> None:
         crash_scenario(delivery={"follow_up": "Still no refund for {order.idd}"})
 
 
+def test_a_sometimes_delivery_the_scenario_never_allows_is_refused_with_the_field_to_set() -> None:
+    sometimes = [{"name": "it came twice", "delivery": "duplicate"}]
+    with pytest.raises(InvalidScenario, match=r"sometimes\[0\].delivery.*duplicate = true"):
+        crash_scenario(sometimes=sometimes)
+    assert crash_scenario(sometimes=sometimes, delivery={"duplicate": True}).sometimes
+
+
 # -- helpers -----------------------------------------------------------------------------------
 
 

@@ -255,6 +255,11 @@ def _check_semantics(built: Scenario, where: str) -> None:
         if prop.fault is not None and prop.fault not in kinds:
             problem = _unknown(prop.fault, kinds, "fault kind or misbehaviour")
             raise InvalidScenario(f"{where}, sometimes[{i}].fault: {problem}")
+        if prop.delivery is not None and not _may_deliver(built, prop.delivery):
+            raise InvalidScenario(
+                f"{where}, sometimes[{i}].delivery: a {prop.delivery!r} delivery can never "
+                f"happen here; allow it in [delivery] ({_DELIVERY_FIELDS[prop.delivery]})."
+            )
         if prop.target is not None:
             try:
                 Target.parse(prop.target)
@@ -262,6 +267,26 @@ def _check_semantics(built: Scenario, where: str) -> None:
                 raise InvalidScenario(
                     f"{where}, sometimes[{i}].target: {str(error).removeprefix('chaoskit: ')}"
                 ) from None
+
+
+#: What ``[delivery]`` must say for each kind of delivery a sometimes-property may expect.
+_DELIVERY_FIELDS = {
+    "redelivery": "attempts = 2 or more, with an agent_crash fault",
+    "duplicate": "duplicate = true",
+    "follow_up": 'follow_up = "..."',
+    "concurrent": "concurrent = true",
+}
+
+
+def _may_deliver(built: Scenario, reason: str) -> bool:
+    spec = built.delivery
+    crashes = any(rule.fault.kind == "agent_crash" for rule in built.faults)
+    return {
+        "redelivery": spec.attempts > 1 and crashes,
+        "duplicate": spec.duplicate,
+        "follow_up": spec.follow_up is not None,
+        "concurrent": spec.concurrent,
+    }[reason]
 
 
 def _check_model(spec: ModelSpec, where: str) -> None:
