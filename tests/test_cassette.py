@@ -305,6 +305,12 @@ def test_recording_and_replaying_at_once_is_a_usage_error(pytester: pytest.Pytes
     result.stderr.fnmatch_lines(["*--chaos-record-model and --chaos-replay-model were both*"])
 
 
+def test_recording_on_xdist_workers_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(AGENT, "-n", "2", "--chaos-record-model=a.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*record without -n*"])
+
+
 def test_replaying_a_missing_cassette_says_how_to_record_it(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(AGENT, "--chaos-replay-model=none.json", "--collect-only")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -186,7 +186,9 @@ class Settings:
             wall_seconds=_seconds(get("chaos_wall_seconds"), "--chaos-wall-seconds"),
             shard=_shard(get("chaos_shard"), get("chaos_agent") or None),
             search=agent_search(config),
-            model_cassette=_cassette(root, get("chaos_record_model"), get("chaos_replay_model")),
+            model_cassette=_cassette(
+                root, get("chaos_record_model"), get("chaos_replay_model"), _workers(config)
+            ),
             split=_split(get("chaos_split")),
         )
 
@@ -250,10 +252,21 @@ def _agent_spec(agent: Any, command: Any, url: Any) -> str | None:
     return agent or None
 
 
-def _cassette(root: Path, record: Any, replay: Any) -> Cassette | None:
+def _workers(config: pytest.Config) -> bool:
+    """Whether the session runs on xdist workers (``-n``), or is one of them."""
+    return is_worker(config) or bool(config.getoption("numprocesses", None))
+
+
+def _cassette(root: Path, record: Any, replay: Any, workers: bool = False) -> Cassette | None:
     """The session's model cassette: recorded to, or replayed from (never both)."""
     if not record and not replay:
         return None
+    if record and workers:
+        raise pytest.UsageError(
+            "chaoskit: --chaos-record-model records one run's model traffic into one file, "
+            "which xdist workers would each write over; record without -n (replaying with "
+            "-n is fine)."
+        )
     if record and replay:
         raise pytest.UsageError(
             "chaoskit: --chaos-record-model and --chaos-replay-model were both given; record "
