@@ -58,9 +58,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
     settings = config.stash[SETTINGS]
     agent = settings.agent_spec or "(none: scenario files are not collected)"
+    trials = f", {settings.trials} trials per schedule" if settings.trials > 1 else ""
     lines = [
-        f"chaoskit {__version__}: agent {agent}, {settings.examples} examples per scenario, "
-        f"seed {settings.seed}",
+        f"chaoskit {__version__}: agent {agent}, {settings.examples} examples per scenario"
+        f"{trials}, seed {settings.seed}",
         f"chaoskit: reproduce this run with: pytest --chaos-seed={settings.seed}",
     ]
     cassette = settings.model_cassette

@@ -33,6 +33,7 @@ __all__ = [
     "InvariantSummary",
     "RunResult",
     "ScenarioResult",
+    "ScheduleTrials",
     "Shard",
     "Verdict",
     "model_mode",
@@ -40,7 +41,9 @@ __all__ = [
 
 #: Version 2 added ``invalid``, ``interrupted`` and ``database`` to the run, ``interrupted`` to
 #: scenarios, and the scenario status ``interrupted``. Version 3 added the run's ``shard``.
-#: Version 4 added a scenario's ``part`` and ``parts`` (one scenario split across workers).
+#: Version 4 added a scenario's ``part`` and ``parts`` (one scenario split across workers),
+#: and trials: the run's ``trials``; each scenario's ``trials``, ``pass_k``, ``pass_curve``,
+#: ``min_pass_k``, ``schedules``, ``deterministic`` and ``counterexample_trials``.
 SCHEMA_VERSION = 4
 #: Versions this chaoskit reads: every field added since has a default.
 READABLE_SCHEMA_VERSIONS = (1, 2, 3, 4)
@@ -167,6 +170,24 @@ class Example(FrozenModel):
         return bool(self.findings) or any(v.status == "violated" for v in self.verdicts)
 
 
+class ScheduleTrials(FrozenModel):
+    """One drawn fault schedule run ``trials`` times: how many of them passed.
+
+    ``ran`` is how many trials were really run: 1 once the agent was found deterministic, the
+    one run then standing for all ``trials`` (its outcome would be the same each time).
+    """
+
+    world_seed: int
+    faults: int = 0
+    trials: int = Field(ge=1)
+    passed: int = Field(ge=0)
+    ran: int = Field(ge=1)
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.trials
+
+
 class InvariantSummary(FrozenModel):
     """One invariant over all examples of a scenario."""
 
@@ -217,6 +238,23 @@ class ScenarioResult(FrozenModel):
     part: tuple[int, int] | None = None
     #: How many independent searches (xdist workers) this result merges; 1 when not split.
     parts: int = Field(default=1, ge=1)
+    #: Runs of each drawn fault schedule (``trials`` in the scenario, ``--chaos-trials``).
+    trials: int = 1
+    #: pass^k at k = ``trials``: the chance that all k trials of a schedule pass, estimated
+    #: over the schedules explored (``None``: the scenario was not run in trials).
+    pass_k: float | None = None
+    #: pass^1 … pass^k, for k = 1 … ``trials``.
+    pass_curve: tuple[float, ...] = ()
+    #: The scenario's threshold: it holds when ``pass_k`` reaches it.
+    min_pass_k: float | None = None
+    #: Each schedule explored and how many of its trials passed (shrinking's not counted).
+    schedules: tuple[ScheduleTrials, ...] = ()
+    #: The agent's trials were identical on its first faulted schedules: later schedules ran
+    #: once, that run standing for all ``trials``.
+    deterministic: bool = False
+    #: Every trial of the counterexample's schedule, in order (the counterexample is the first
+    #: that failed).
+    counterexample_trials: tuple[Example, ...] = ()
 
 
 class InvalidInput(FrozenModel):
@@ -271,6 +309,9 @@ class RunResult(FrozenModel):
     database: bool = False
     #: One shard of a run split across machines (``--shard i/n``); ``None``: the whole run.
     shard: Shard | None = None
+    #: Trials per schedule the run was given (``--chaos-trials``, ``--trials``); a scenario's
+    #: own ``trials`` wins for that scenario.
+    trials: int = 1
     timing: Timing | None = Field(default=None)
 
     @property

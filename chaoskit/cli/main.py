@@ -120,6 +120,14 @@ def _engine_options(parser: argparse.ArgumentParser) -> None:
         help="real seconds an example may run before the agent is interrupted, then abandoned "
         "(default 30; a scenario's [budget] wall_seconds wins)",
     )
+    parser.add_argument(
+        "--trials",
+        type=_positive_count,
+        default=1,
+        help="runs of each drawn fault schedule, for an agent that is not deterministic (a "
+        "real model): a pass rate per schedule and pass^k per scenario (default 1; a "
+        "scenario's own trials wins)",
+    )
     parser.add_argument("--report", default=str(DEFAULT_REPORT), help="HTML report path")
     parser.add_argument("--json", default=None, help="results JSON (default: beside the report)")
 
@@ -139,6 +147,16 @@ def _positive_seconds(text: str) -> float:
     if not seconds > 0:
         raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
     return seconds
+
+
+def _positive_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return count
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -245,15 +263,21 @@ def _explore_all(
         wall_guard=args.wall_seconds,
         model_cassette=cassette,
         part=getattr(args, "part", (1, 1)),
+        trials=args.trials,
     )
-    print(f"chaoskit: seed {seed} (reproduce with --seed {seed})")
+    trials = f", {args.trials} trials per schedule" if args.trials > 1 else ""
+    print(f"chaoskit: seed {seed} (reproduce with --seed {seed}){trials}")
     for line in model_traffic_lines([job[0] for job in jobs], cassette):
         print(line)
     if config.split:
         index, total = config.part
         print(f"chaoskit: part {index}/{total} of each scenario's search ({config.share} examples)")
     recorder = RunRecorder(
-        seed=seed, examples=args.examples, database=config.use_database, shard=shard
+        seed=seed,
+        examples=args.examples,
+        database=config.use_database,
+        shard=shard,
+        trials=args.trials,
     )
     for source, message in invalid:
         recorder.invalid(source, message)

@@ -29,6 +29,7 @@ __all__ = [
     "collecting",
     "draw_choice",
     "draw_choice_elsewhere",
+    "draw_schedule",
     "draw_world_seed",
     "hypothesis_test",
     "profile_examples",
@@ -83,6 +84,33 @@ def draw_choice_elsewhere(data: Draws, options: Sequence[_T]) -> _T | None:
     serves an agent in another process): the same draw, which Hypothesis allows there because
     it is made on the conjecture data, never noted."""
     return draw_choice(data, options)
+
+
+#: Decision points a schedule drawn up front covers (see :func:`draw_schedule`); later ones
+#: get no fault.
+SCHEDULE_POINTS = 64
+#: Model calls a schedule drawn up front covers.
+SCHEDULE_MODEL_CALLS = 16
+
+
+def draw_schedule(
+    data: Draws, *, rules: int, misbehaviours: int
+) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    """A whole fault schedule drawn up front: ``(world seed, faults, misbehaviours)``.
+
+    ``faults[n]`` decides the n-th call an explore rule targets: 0 is no fault, ``i`` the
+    ``i``-th candidate (cycling); ``misbehaviours[n]`` likewise for the n-th model call. The
+    draws never depend on what the agent does, so an agent that is not deterministic cannot
+    make Hypothesis see a different test each time it replays one. Each value shrinks towards
+    0, so shrinking still switches faults off and keeps the fewest that break the agent.
+    """
+    seed = draw_world_seed(data)
+    faults = tuple(data.draw(st.integers(0, rules)) for _ in range(SCHEDULE_POINTS * (rules > 0)))
+    model = tuple(
+        data.draw(st.integers(0, misbehaviours))
+        for _ in range(SCHEDULE_MODEL_CALLS * (misbehaviours > 0))
+    )
+    return seed, faults, model
 
 
 class Failed(Exception):

@@ -1,9 +1,9 @@
 """The shards of one run, merged into one run with one verdict (``chaoskit merge``).
 
 Merging refuses results that are not parts of one run: different chaoskit versions, seeds,
-example counts or agents, a shard given twice, or a scenario × agent in two parts. A shard
-that is missing (``2/3`` of ``1/3`` and ``3/3``) is listed as an invalid input of the merged
-run, so its gate can never say PASS.
+example counts, trials per schedule or agents, a shard given twice, or a scenario × agent in
+two parts. A shard that is missing (``2/3`` of ``1/3`` and ``3/3``) is listed as an invalid
+input of the merged run, so its gate can never say PASS.
 
 >>> merged = merge_runs([("shard1.json", one), ("shard2.json", two)])  # doctest: +SKIP
 >>> merged.gate  # doctest: +SKIP
@@ -39,6 +39,7 @@ def merge_runs(runs: Sequence[Named]) -> RunResult:
         agent=_agent(runs),
         seed=first.seed,
         examples_per_scenario=first.examples_per_scenario,
+        trials=first.trials,
         model_mode=model_mode(results),
         scenarios=tuple(sorted(results, key=lambda r: (r.scenario, r.agent))),
         invalid=tuple(InvalidInput(source=s, message=m) for s, m in sorted(invalid)),
@@ -80,6 +81,7 @@ def _check_same_run(runs: Sequence[Named]) -> None:
         "chaoskit run (CI fixes 0 when CI is set)",
     )
     _same(runs, "examples per scenario", lambda r: r.examples_per_scenario, "use one")
+    _same(runs, "trials per schedule", lambda r: r.trials, "run every shard with one --trials")
     sharded = [name for name, run in runs if run.shard is not None]
     if sharded and len(sharded) != len(runs):
         whole = [name for name, run in runs if run.shard is None]

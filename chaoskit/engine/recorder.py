@@ -33,7 +33,8 @@ class RunRecorder:
     ``database`` records whether the engine used Hypothesis's example database
     (:attr:`EngineSettings.use_database <chaoskit.engine.settings.EngineSettings.use_database>`).
     ``shard``: this run is one shard of a run split across machines; it is always reported,
-    even with nothing in it, so that ``chaoskit merge`` knows the shard ran.
+    even with nothing in it, so that ``chaoskit merge`` knows the shard ran. ``trials``: runs
+    of each fault schedule the run was given (a scenario's own ``trials`` wins for it).
     """
 
     def __init__(
@@ -44,12 +45,14 @@ class RunRecorder:
         ordered: bool = False,
         database: bool = False,
         shard: Shard | None = None,
+        trials: int = 1,
     ) -> None:
         self.seed = seed
         self.examples = examples
         self.ordered = ordered
         self.database = database
         self.shard = shard
+        self.trials = trials
         self.results: list[ScenarioResult] = []
         self.invalid_inputs: list[InvalidInput] = []
         self.interrupted = False
@@ -114,6 +117,7 @@ class RunRecorder:
             interrupted=self.interrupted or any(r.interrupted for r in results),
             database=self.database,
             shard=self.shard,
+            trials=self.trials,
             timing=Timing(
                 started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started)),
                 duration_seconds=round(time.time() - self.started, 3),

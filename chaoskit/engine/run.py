@@ -7,6 +7,8 @@ search at all (:func:`replay`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -29,10 +31,12 @@ from chaoskit.engine.hypothesis import (
     seeded,
 )
 from chaoskit.engine.recorder import RunRecorder
-from chaoskit.engine.runner import Abandoned, Watch, supervise
+from chaoskit.engine.runner import Abandoned, GaveUp, Watch, supervise
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
 from chaoskit.engine.tally import Tally, count, errored, summarise
+from chaoskit.engine.trials import TrialExplorer, in_trials, with_trials
 from chaoskit.fakes.model import ModelCall
+from chaoskit.invariants import Invariant
 from chaoskit.results import (
     Decision,
     Example,
@@ -47,11 +51,6 @@ from chaoskit.world.world import World
 __all__ = ["explore", "replay", "run_scenarios"]
 
 _T = TypeVar("_T")
-
-
-class _GaveUp(BaseException):
-    """An example ran into the wall limit: stop exploring (a BaseException: Hypothesis lets it
-    through at once instead of shrinking, which would run the hung agent again and again)."""
 
 
 def explore(
@@ -77,12 +76,16 @@ def explore(
         world = World(backends_for(scenario, config.model_cassette), faults=scenario.faults)
     except Exception as problem:  # a usage mistake: report it, run the other scenarios
         return errored(scenario, agent_name, f"{type(problem).__name__}: {problem}")
+    if in_trials(scenario, config):
+        return _explore_in_trials(
+            scenario, agent, world, invariants, agent_name, config, progress, statistics
+        )
     tally = Tally()
     watch = Watch()
 
     def one_example(data: Draws) -> None:
         if watch.cancelled.is_set():
-            raise _GaveUp  # given up on: never enter a world again
+            raise GaveUp  # given up on: never enter a world again
         draws = _Drawing(data, watch, outside=isinstance(agent, OutOfProcessAgent))
         world_seed = draw_world_seed(data)
         decisions: list[Decision] = []
@@ -130,7 +133,7 @@ def explore(
         if example.failed:
             tally.last_failure = example
             if watch.hit_wall_limit:
-                raise _GaveUp  # each re-run would cost the wall limit again: keep this one
+                raise GaveUp  # each re-run would cost the wall limit again: keep this one
             raise Failed(scenario.name)
 
     test = hypothesis_test(one_example, scenario, agent_name, _searched(config))
@@ -146,7 +149,7 @@ def explore(
                 test()
         except Failed as found:
             return None, reproduce_blob(found)
-        except _GaveUp:
+        except GaveUp:
             pass  # the hung example is the counterexample, not shrunk
         except UsageError as problem:  # e.g. a task template naming a field this world lacks
             return str(problem), None
@@ -179,6 +182,69 @@ def _salt(scenario: Scenario, agent_name: str, config: EngineSettings) -> str:
     """Each part of a split search explores from a seed of its own; one search, as before."""
     salt = f"{scenario.name}|{agent_name}"
     return f"{salt}|part {config.part[0]}/{config.part[1]}" if config.split else salt
+
+
+def _explore_in_trials(
+    scenario: Scenario,
+    agent: Agent,
+    world: World,
+    invariants: Sequence[Invariant],
+    agent_name: str,
+    config: EngineSettings,
+    progress: ProgressCallback | None,
+    statistics: Callable[[str], None] | None,
+) -> ScenarioResult:
+    """:func:`explore` for a scenario in trials (see :mod:`chaoskit.engine.trials`): measure
+    the schedules, then shrink a failing one; both passes seeded alike."""
+    tally = Tally()
+    watch = Watch()
+    explorer = TrialExplorer(scenario, agent, world, invariants, config, tally, watch, progress)
+    # Both passes draw the same schedules in the same order: the shrinking pass finds the
+    # failing schedule where the measuring pass did, remembered, at no cost.
+    seed = config.seed if config.seed is not None else random.randrange(2**31)
+    database = config.database if config.database is not None else config.use_database
+    seeded_config = dataclasses.replace(config, seed=seed, database=database)
+
+    def one_schedule(data: Draws) -> None:
+        explorer.example(data)
+
+    test = hypothesis_test(one_schedule, scenario, agent_name, seeded_config)
+    label = f"scenario {scenario.name!r} against {agent_name}"
+
+    def search() -> tuple[str | None, str | None]:
+        try:
+            salt = f"{scenario.name}|{agent_name}"
+            with seeded(seed, salt), collecting(label, statistics):
+                test()  # the measuring pass never fails
+            if not explorer.found_failure:
+                return None, None
+            explorer.measuring = False
+            with seeded(seed, salt):  # seeded afresh: the same schedules again
+                test()
+        except Failed as found:
+            return None, reproduce_blob(found)
+        except GaveUp:
+            pass  # the hung example is the counterexample, not shrunk
+        except UsageError as problem:
+            return str(problem), None
+        except Flaky as flaky:  # not the agent's nondeterminism: the trials absorb that
+            return _flaky(flaky), None
+        return None, None
+
+    try:
+        outcome = supervise(search, watch)
+    except KeyboardInterrupt:
+        _give_up(watch)
+        partial = summarise(scenario, agent_name, tally, config, None, interrupted=True)
+        raise RunInterrupted(with_trials(partial, scenario, explorer)) from None
+    if isinstance(outcome, Abandoned):
+        tally.last_failure = abandoned_example(watch.current, outcome.thread)
+        explorer.failing_trials = (tally.last_failure,)
+        tally.examples += 1
+        outcome = (None, None)
+    error, blob = outcome
+    result = summarise(scenario, agent_name, tally, config, error)
+    return with_trials(result, scenario, explorer).model_copy(update={"hypothesis_blob": blob})
 
 
 class _Drawing:
@@ -219,7 +285,10 @@ def _flaky(flaky: BaseException) -> str:
     return (
         "chaoskit: the agent failed an example once but not when it was run again with the "
         f"same seed and faults ({type(flaky).__name__}). Its behaviour depends on something "
-        "chaoskit does not control (real randomness, global state kept between runs)."
+        "chaoskit does not control (real randomness, a real model, global state kept between "
+        "runs). If that is expected, measure it: run each schedule in trials (trials = 4 in "
+        "the scenario, --chaos-trials=4, or chaoskit run --trials 4) for a pass rate and "
+        "pass^k instead of this error."
     )
 
 
@@ -236,7 +305,12 @@ def run_scenarios(
     Write the report of the result with :class:`~chaoskit.engine.recorder.RunRecorder` or
     :func:`~chaoskit.report.html.write_report`.
     """
-    recorder = RunRecorder(seed=config.seed, examples=config.examples, database=config.use_database)
+    recorder = RunRecorder(
+        seed=config.seed,
+        examples=config.examples,
+        database=config.use_database,
+        trials=config.trials,
+    )
     for scenario in scenarios:
         recorder.add(
             explore(scenario, agent, agent_name=agent_name, config=config, progress=progress)

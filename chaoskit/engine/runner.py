@@ -42,6 +42,7 @@ __all__ = [
     "AgentFailed",
     "AgentHung",
     "AgentRun",
+    "GaveUp",
     "Watch",
     "hung_for_real",
     "run_agent",
@@ -76,6 +77,11 @@ class AgentRun:
     reply: Reply | None
     findings: list[Finding]
     left: tuple[threading.Thread, ...] = ()
+
+
+class GaveUp(BaseException):
+    """An example ran into the wall limit: stop exploring (a BaseException: Hypothesis lets it
+    through at once instead of shrinking, which would run the hung agent again and again)."""
 
 
 class Watch:

@@ -28,6 +28,8 @@ class EngineSettings:
     ``model_cassette``: for scenarios with ``model = "passthrough"``, a
     :class:`~chaoskit.fakes.model.Cassette` that records every model request and response
     (``Cassette.record(path)``) or answers them with no network (``Cassette.replay(path)``).
+    ``trials``: how many times each drawn fault schedule is run, for an agent that is not
+    deterministic (see :mod:`chaoskit.engine.trials`); a scenario's own ``trials`` wins.
     """
 
     examples: int = 100
@@ -55,6 +57,8 @@ class EngineSettings:
         """This part's share of the examples (the first parts take the remainder)."""
         index, total = self.part
         return self.examples // total + (index <= self.examples % total)
+    #: Runs of each drawn fault schedule unless the scenario sets its own ``trials``.
+    trials: int = 1
 
     @property
     def in_ci(self) -> bool:

@@ -13,6 +13,7 @@ __all__ = [
     "run_summary_lines",
     "schedule_lines",
     "summary_lines",
+    "trials_text",
 ]
 
 _STATUS = {
@@ -33,7 +34,11 @@ def describe_failure(result: ScenarioResult) -> str:
     lines = [head]
     if result.error:
         lines.append(f"  {result.error}")
+    trials = trials_text(result)
+    if trials:
+        lines.append(f"  {trials}")
     if result.counterexample is not None:
+        lines += _trial_lines(result)
         lines += _counterexample_lines(result.counterexample)
     for other in result.failures:
         failing = [v.invariant for v in other.verdicts if v.status == "violated"]
@@ -54,6 +59,42 @@ def describe_failure(result: ScenarioResult) -> str:
     if result.hypothesis_blob:
         lines.append(f"  hypothesis: {result.hypothesis_blob}")
     return "\n".join(lines)
+
+
+def trials_text(result: ScenarioResult) -> str | None:
+    """pass^k of a scenario run in trials, its threshold, and whether trials were skipped.
+
+    >>> trials_text(result)  # doctest: +SKIP
+    'pass^4 = 0.33 over 30 schedules × 4 trials (pass^1 = 0.83); min_pass_k 0.9: not reached'
+    """
+    if result.pass_k is None:
+        return None
+    k = result.trials
+    text = f"pass^{k} = {result.pass_k:.2f} over {len(result.schedules)} schedules × {k} trials"
+    if k > 1 and result.pass_curve:
+        text += f" (pass^1 = {result.pass_curve[0]:.2f})"
+    if result.min_pass_k is not None:
+        reached = "reached" if result.pass_k >= result.min_pass_k else "not reached"
+        text += f"; min_pass_k {result.min_pass_k:g}: {reached}"
+    if result.deterministic:
+        text += (
+            "; trials skipped after the first schedules: the agent is deterministic (its "
+            f"{k} trials of each were identical), so each later schedule ran once"
+        )
+    return text
+
+
+def _trial_lines(result: ScenarioResult) -> list[str]:
+    """Which trials of the counterexample's schedule failed."""
+    trials = result.counterexample_trials
+    if len(trials) < 2:
+        return []
+    failed = [str(n) for n, trial in enumerate(trials, start=1) if trial.failed]
+    return [
+        f"  on the minimal schedule, trial{'s' if len(failed) > 1 else ''} "
+        f"{', '.join(failed)} of {len(trials)} failed ({len(trials) - len(failed)} passed); "
+        "the story below is the first that failed"
+    ]
 
 
 def _counterexample_lines(example: Example) -> list[str]:
@@ -157,10 +198,17 @@ def _row(result: ScenarioResult, test: str | None) -> str:
         what = test  # a scenario file's item: its id already ends with the scenario's name
     elif test:
         what = f"{test}: {result.scenario}"
-    return (
+    row = (
         f"{_STATUS[result.status]:<14} {what} [{result.agent}] "
         f"{result.examples} examples, {fired} faults fired"
     )
+    if result.pass_k is not None:
+        row += f", pass^{result.trials} {result.pass_k:.2f}"
+        if result.min_pass_k is not None:
+            row += f" (min {result.min_pass_k:g})"
+        if result.deterministic:
+            row += ", trials skipped: deterministic agent"
+    return row
 
 
 def _counted(block: tuple[str, ...], count: int) -> list[str]:

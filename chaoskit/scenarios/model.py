@@ -160,6 +160,12 @@ class Scenario(FrozenModel):
     expect: tuple[Expectation, ...] = ()
     sometimes: tuple[Sometimes, ...] = ()
     tags: tuple[str, ...] = ()
+    #: Runs of each drawn fault schedule, for an agent that is not deterministic (a real
+    #: model): wins over ``--chaos-trials``.
+    trials: int | None = Field(default=None, ge=1, le=1000)
+    #: The lowest pass^k (k = the trials) at which the scenario holds; without one, any
+    #: failing trial fails it.
+    min_pass_k: float | None = Field(default=None, ge=0.0, le=1.0)
     source: str | None = None
 
     def build_invariants(self) -> list[Invariant]:

@@ -59,6 +59,7 @@ class ChaosSession:
                 ordered=True,
                 database=settings.database,
                 shard=settings.shard,
+                trials=settings.trials,
             )
         return self._recorder
 

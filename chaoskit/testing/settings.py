@@ -99,6 +99,14 @@ OPTIONS: list[tuple[str, str, str, str]] = [
         "result, so that one scenario uses every xdist worker (default: auto, the number of "
         "xdist workers; 1: no split)",
     ),
+    (
+        "trials",
+        "chaos_trials",
+        "string",
+        "runs of each drawn fault schedule, for an agent that is not deterministic (a real "
+        "model): a pass rate per schedule and pass^k per scenario instead of a flaky error "
+        "(default 1; a scenario's own trials wins)",
+    ),
     ("report", "chaos_report", "string", f"HTML report path (default {DEFAULT_REPORT})"),
     ("json", "chaos_json", "string", "results JSON path (default: next to the report)"),
     (
@@ -143,6 +151,7 @@ class Settings:
         search: list[tuple[Path, str]] | None = None,
         model_cassette: Cassette | None = None,
         split: int = 1,
+        trials: int = 1,
     ) -> None:
         self.agent_spec = agent_spec
         self.scenario_paths = scenario_paths
@@ -154,6 +163,8 @@ class Settings:
         self.database = database
         self.wall_seconds = wall_seconds
         self.shard = shard
+        #: ``--chaos-trials``: runs of each fault schedule (a scenario's ``trials`` wins).
+        self.trials = trials
         #: Where an agent that is not installed is looked for (see :func:`agent_search`).
         self.search = search
         #: ``--chaos-record-model`` / ``--chaos-replay-model``, opened once for the session.
@@ -190,6 +201,7 @@ class Settings:
                 root, get("chaos_record_model"), get("chaos_replay_model"), _workers(config)
             ),
             split=_split(get("chaos_split")),
+            trials=_integer(get("chaos_trials"), "--chaos-trials", default=1),
         )
 
     @property
@@ -402,6 +414,7 @@ def explore_scenario(
         wall_guard=settings.wall_seconds,
         model_cassette=settings.model_cassette,
         part=part,
+        trials=settings.trials,
     )
     return explore(
         scenario,
