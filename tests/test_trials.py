@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import xml.etree.ElementTree as ET
 from math import comb
 from pathlib import Path
 
@@ -17,9 +18,17 @@ from chaoskit.core.errors import InvalidScenario, UsageError
 from chaoskit.engine import EngineSettings, explore
 from chaoskit.engine.merge import merge_runs
 from chaoskit.engine.trials import DETERMINISTIC_AFTER, pass_curve, pass_hat_k
-from chaoskit.report.html import load_results
+from chaoskit.report.github import step_summary
+from chaoskit.report.html import load_results, render_html
+from chaoskit.report.junit import junit_xml
 from chaoskit.results import RunResult, ScenarioResult, ScheduleTrials, Shard
 from chaoskit.scenarios import Scenario, load_scenario, scenario
+from tests.test_report_browser import (
+    CHROMIUM,
+    DevTools,
+    browser,  # noqa: F401 (the fixture)
+    open_report,
+)
 
 pytest_plugins = ["pytester"]
 
@@ -232,6 +241,7 @@ def test_chaoskit_run_trials_reports_pass_k_and_records_it(
     assert re.search(r"pass\^4 = 0\.\d\d over 20 schedules × 4 trials \(pass\^1 = 0\.\d\d\)", out)
     assert "trials 4 of 4 failed" not in out and "trial 4 of 4 failed (3 passed)" in out
     assert "Flaky" not in out
+    assert "reproduce: chaoskit run --agent tests.test_trials:flaky --seed 2 --trials 4 " in out
     run = load_results(tmp_path / "out" / "chaoskit.json")
     assert run.schema_version == 4 and run.trials == 4
     assert run.scenarios[0].trials == 4 and run.scenarios[0].pass_k is not None
@@ -359,3 +369,88 @@ def test_the_plugin_runs_trials_from_the_option_or_its_ini_twin(
 def test_a_bad_chaos_trials_is_a_usage_error(project: pytest.Pytester) -> None:
     result = project.runpytest("--chaos-agent=myagent:flaky", "--chaos-trials=0")
     result.stderr.fnmatch_lines(["*chaoskit: --chaos-trials must be at least 1, got 0.*"])
+
+
+# --- reports ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trial_run(flaky_result: ScenarioResult) -> RunResult:
+    return RunResult(
+        chaoskit_version="1.0",
+        python_version="3.11",
+        agent="flaky",
+        seed=3,
+        examples_per_scenario=30,
+        trials=4,
+        scenarios=(flaky_result,),
+    )
+
+
+def test_junit_carries_pass_k_and_trials(trial_run: RunResult) -> None:
+    root = ET.fromstring(junit_xml(trial_run))
+    case = root.find("./testsuite/testcase")
+    assert case is not None
+    props = {p.get("name"): p.get("value") for p in case.iterfind("./properties/property")}
+    assert props == {"trials": "4", "pass_k": f"{trial_run.scenarios[0].pass_k:.4f}"}
+    failure = case.find("failure")
+    assert failure is not None and "(pass^4 0." in (failure.get("message") or "")
+    assert "pass^4 = 0." in (failure.text or "")
+
+
+def test_the_github_summary_has_a_pass_k_column(trial_run: RunResult) -> None:
+    summary = step_summary(trial_run)
+    assert "4 trials per schedule" in summary
+    assert "| scenario | agent | status | pass^k | " in summary
+    assert f"| pass^4 {trial_run.scenarios[0].pass_k:.2f} |" in summary
+
+
+# The trials part of the page, read back from the live DOM; then the first passing tab opened.
+TRIALS_PROBE = """(() => {
+  const tabs = [...document.querySelectorAll(".trials .tab")];
+  const before = {
+    cell: (document.querySelector("td.cell.trials .word") || {}).textContent,
+    rates: (document.querySelector("td.cell.trials .count") || {}).textContent,
+    points: (document.querySelector("svg.pass-plot polyline") || {getAttribute: () => ""})
+      .getAttribute("points").trim().split(" ").length,
+    dots: [...document.querySelectorAll("svg.pass-plot circle title")].map(t => t.textContent),
+    tabs: tabs.map(t => [t.textContent, t.getAttribute("aria-selected")]),
+    story: [...document.querySelectorAll(".trial-panel .story h3")].map(h => h.textContent),
+  };
+  tabs.find(t => t.classList.contains("tab-passed")).click();
+  const after = [...document.querySelectorAll(".trial-panel .story h3")].map(h => h.textContent);
+  return JSON.stringify({before, after});
+})()"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_the_report_plots_pass_k_and_shows_each_trial_as_a_tab(
+    browser: DevTools,  # noqa: F811 (the fixture imported above)
+    trial_run: RunResult,
+    tmp_path: Path,
+) -> None:
+    result = trial_run.scenarios[0]
+    found = open_report(browser, render_html(trial_run), tmp_path)
+    assert found["errors"] == [] and found["csp"] == []
+    assert found["clipped"] == []
+    session = browser.call("Target.getTargets")["targetInfos"]
+    target = next(t for t in session if t["url"].endswith("report.html"))
+    attached = browser.call("Target.attachToTarget", targetId=target["targetId"], flatten=True)
+    probe = browser.call(
+        "Runtime.evaluate", attached["sessionId"], expression=TRIALS_PROBE, returnByValue=True
+    )
+    trials = json.loads(probe["result"]["value"])
+    before = trials["before"]
+    assert before["cell"] == f"pass^4 {result.pass_k:.2f}"
+    hit = sum(1 for s in result.schedules if s.faults)
+    assert before["rates"] == f"{len(result.schedules) - hit}×4/4 · {hit}×3/4"
+    assert before["points"] == 4
+    assert before["dots"] == [f"pass^{k} = {v:.2f}" for k, v in enumerate(result.pass_curve, 1)]
+    assert before["tabs"] == [
+        ["trial 1 ✓ passed", "false"],
+        ["trial 2 ✓ passed", "false"],
+        ["trial 3 ✓ passed", "false"],
+        ["trial 4 ✗ failed", "true"],
+    ]
+    assert before["story"] == ["Minimal counterexample"]
+    assert trials["after"] == ["Trial 1 passed on the same schedule"]

@@ -215,6 +215,8 @@ def _reproduction(scenario: Scenario, agent_name: str, config: EngineSettings) -
     seed = f" --seed {config.seed}" if config.seed is not None else ""
     if config.split:
         seed += f" --part {config.part[0]}/{config.part[1]}"
+    if scenario.trials is None and config.trials > 1:  # the scenario's own trials go with it
+        seed += f" --trials {config.trials}"
     # A built-in is run by its name: its file's path is inside the installed package.
     where = (scenario.source and builtin_name(scenario.source)) or scenario.source or scenario.name
     return f"chaoskit run {agent_option(agent_name)}{seed} {where}"

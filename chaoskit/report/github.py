@@ -228,6 +228,8 @@ def _head(run: RunResult) -> str:
     verdict = run_summary_lines(run)[-1].removeprefix("chaoskit: ")
     verdict = verdict.replace("(listed above)", "(listed below)")
     facts = [f"seed {run.seed}", f"{run.examples_per_scenario} examples per scenario"]
+    if run.trials > 1:
+        facts.append(f"{run.trials} trials per schedule")
     if run.shard is not None:
         shard = run.shard
         facts.append(f"shard {shard.label} ({shard.selected} of {shard.collected} items)")
@@ -240,16 +242,30 @@ def _matrix(run: RunResult) -> str:
     if not run.scenarios:
         return "No scenario ran."
     names = list(dict.fromkeys(s.invariant for r in run.scenarios for s in r.invariants))
+    trials = any(r.pass_k is not None for r in run.scenarios)
     rows = [
-        "| scenario | agent | status | " + " | ".join(_md(n) for n in names) + " |",
-        "|---|---|---|" + "---|" * len(names),
+        "| scenario | agent | status | "
+        + ("pass^k | " if trials else "")
+        + " | ".join(_md(n) for n in names)
+        + " |",
+        "|---|---|---|" + "---|" * (len(names) + trials),
     ]
     for result in run.scenarios:
         cells = {s.invariant: _CELL[s.status] for s in result.invariants}
         row = [_md(result.scenario), _md(result.agent), _STATUS[result.status]]
+        if trials:
+            row.append(_pass_k(result))
         rows.append("| " + " | ".join(row + [cells.get(n, "·") for n in names]) + " |")
     legend = "✅ held · ❌ violated · ❔ unknown · ⚪ not exercised · · not checked"
     return "\n".join(rows) + f"\n\n{legend}"
+
+
+def _pass_k(result: ScenarioResult) -> str:
+    """pass^k with its k, and the threshold when the scenario sets one."""
+    if result.pass_k is None:
+        return "·"
+    text = f"pass^{result.trials} {result.pass_k:.2f}"
+    return text if result.min_pass_k is None else f"{text} (min {result.min_pass_k:g})"
 
 
 def _invalid_list(run: RunResult) -> list[str]:

@@ -287,6 +287,8 @@ def _redact_and_cut(text: str) -> str:
 def _cap_scenario(scenario: dict[str, Any]) -> None:
     if "counterexample" in scenario:
         _cap_example(scenario["counterexample"], FAILING_TRACE_EVENTS)
+    for trial in scenario.get("counterexample_trials", []):
+        _cap_example(trial, FAILING_TRACE_EVENTS)
     for sample in scenario.get("samples", []):
         _cap_example(sample, PASSING_TRACE_EVENTS)
 

@@ -2,7 +2,8 @@
 
 A scenario that held passes; one that was violated, not exercised or interrupted fails with
 the whole story as the failure text; one that could not run, and each invalid input, is an
-error. Characters XML 1.0 cannot carry (control characters in an agent's reply) are replaced.
+error. A scenario run in trials carries ``trials`` and ``pass_k`` as test case properties.
+Characters XML 1.0 cannot carry (control characters in an agent's reply) are replaced.
 
 >>> write_junit(run, "reports/junit.xml")  # doctest: +SKIP
 """
@@ -74,6 +75,8 @@ def _properties(run: RunResult) -> list[tuple[str, str]]:
     ]
     if run.shard is not None:
         props.append(("shard", run.shard.label))
+    if run.trials > 1:
+        props.append(("trials", str(run.trials)))
     return props
 
 
@@ -81,6 +84,10 @@ def _case(result: ScenarioResult) -> ET.Element:
     case = ET.Element("testcase", classname=result.agent, name=result.scenario)
     if result.source:
         case.set("file", result.source)
+    if result.pass_k is not None:
+        properties = ET.SubElement(case, "properties")
+        for name, value in (("trials", str(result.trials)), ("pass_k", f"{result.pass_k:.4f}")):
+            ET.SubElement(properties, "property", name=name, value=value)
     if result.status == "held":
         return case
     if result.status == "error":
@@ -94,7 +101,10 @@ def _case(result: ScenarioResult) -> ET.Element:
 
 def _message(result: ScenarioResult, kind: str) -> str:
     broken = [s.invariant for s in result.invariants if s.status == "violated"]
-    return f"{kind}: {', '.join(broken)}" if broken else f"{kind}: {result.scenario}"
+    message = f"{kind}: {', '.join(broken)}" if broken else f"{kind}: {result.scenario}"
+    if result.pass_k is not None:
+        message += f" (pass^{result.trials} {result.pass_k:.2f})"
+    return message
 
 
 def _invalid(item: InvalidInput) -> ET.Element:

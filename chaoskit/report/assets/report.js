@@ -13,7 +13,7 @@
   var SVG_NS = "http://www.w3.org/2000/svg";
   var HTML_ATTRS = new Set([
     "class", "id", "title", "colspan", "scope", "type", "value", "role", "aria-label",
-    "open", "selected", "checked", "href", "for"
+    "open", "selected", "checked", "href", "for", "aria-selected"
   ]);
   var SVG_ATTRS = new Set([
     "class", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "rx", "width", "height",
@@ -308,6 +308,11 @@
       append(head, register(h("th", { scope: "col", class: "inv", title: show(col.title) },
         h("span", { class: "mono" }, clip(col.label, 34))), { column: col.key }));
     });
+    if (SCENARIOS.some(hasTrials)) {
+      append(head, h("th", { scope: "col", class: "inv trials-col",
+        title: "pass^k over the schedules, and how many schedules passed how many of their trials" },
+        h("span", { class: "mono" }, "pass^k")));
+    }
     var body = h("tbody");
     SCENARIOS.forEach(function (sc, index) {
       append(body, matrixRow(sc, index, columns));
@@ -334,6 +339,7 @@
     } else {
       columns.forEach(function (col) { append(row, matrixCell(sc, col)); });
     }
+    if (SCENARIOS.some(hasTrials) && sc.status !== "error") append(row, trialsCell(sc));
     return register(row, itemFor(sc));
   }
 
@@ -405,7 +411,8 @@
     if (sc.description) append(card, h("p", { class: "description" }, longText(sc.description, 600)));
     if (sc.source) append(card, h("p", { class: "source" }, ["source ", u(sc.source, "mono")]));
     if (sc.error) append(card, h("pre", { class: "error-box" }, longText(sc.error, 4000)));
-    if (sc.counterexample) append(card, counterexample(sc, sc.counterexample));
+    if (hasTrials(sc)) append(card, trialsPanel(sc));
+    if (sc.counterexample) append(card, trialTabs(sc) || counterexample(sc, sc.counterexample));
     (sc.failures || []).forEach(function (ex) { append(card, counterexample(sc, ex, true)); });
     if (sc.reproduction) append(card, reproduction(sc.reproduction));
     append(card, h("div", { class: "grid2" }, [coverage(sc), sometimes(sc)]));
@@ -1080,6 +1087,159 @@
       h("div", { class: "scroll" }, h("table", { class: "budget" }, [h("thead", null, head), h("tbody", null, rows)])),
       budget ? null : h("p", { class: "muted" }, "The results do not record the allowed budget; " +
         "a budget invariant, if declared, shows its verdict in the matrix.")
+    ]);
+  }
+
+  // --- trials: pass^k, its plot, per-schedule pass rates, one tab per trial -----------------
+
+  function hasTrials(sc) {
+    return sc.pass_k !== undefined && sc.pass_k !== null;
+  }
+
+  function twoPlaces(x) {
+    return Number(x).toFixed(2);
+  }
+
+  /** How many schedules passed how many of their trials, most passes first. */
+  function rateCounts(sc) {
+    var counts = {};
+    (sc.schedules || []).forEach(function (one) {
+      var key = one.passed + "/" + one.trials;
+      counts[key] = (counts[key] || 0) + 1;
+    });
+    return Object.keys(counts).sort(function (a, b) {
+      return Number(b.split("/")[0]) - Number(a.split("/")[0]);
+    }).map(function (key) { return { rate: key, count: counts[key] }; });
+  }
+
+  function rateText(sc) {
+    return rateCounts(sc).map(function (r) { return r.count + "\u00d7" + r.rate; }).join(" \u00b7 ");
+  }
+
+  function trialsStatus(sc) {
+    if (sc.pass_k >= 1) return "held";
+    if (sc.min_pass_k !== undefined && sc.min_pass_k !== null) {
+      return sc.pass_k >= sc.min_pass_k ? "held" : "violated";
+    }
+    return "violated";
+  }
+
+  function trialsCell(sc) {
+    if (!hasTrials(sc)) return h("td", { class: "cell na", title: "not run in trials" }, "\u2014");
+    var title = "pass^" + sc.trials + " = " + twoPlaces(sc.pass_k) + " over " +
+      plural((sc.schedules || []).length, "schedule") + " of " + plural(sc.trials, "trial") +
+      "; schedules by trials passed: " + rateText(sc);
+    return h("td", { class: "cell trials st-" + trialsStatus(sc), title: title }, [
+      h("span", { class: "word" }, "pass^" + sc.trials + " " + twoPlaces(sc.pass_k)),
+      h("span", { class: "count" }, rateText(sc))
+    ]);
+  }
+
+  function trialsPanel(sc) {
+    var k = sc.trials;
+    var lines = [
+      h("p", null, [
+        plural((sc.schedules || []).length, "fault schedule") + " explored, each run " +
+        plural(k, "time") + " on the same world. pass^" + k + " = ",
+        h("b", null, twoPlaces(sc.pass_k)),
+        ": the chance that " + k + " runs of one schedule all pass (pass^1 = " +
+        twoPlaces((sc.pass_curve || [sc.pass_k])[0]) + ", the mean pass rate)."
+      ]),
+      h("p", { class: "muted" }, "Schedules by trials passed: " + (rateText(sc) || "none") + ".")
+    ];
+    if (sc.min_pass_k !== undefined && sc.min_pass_k !== null) {
+      lines.push(h("p", null, "min_pass_k " + sc.min_pass_k + ": " +
+        (sc.pass_k >= sc.min_pass_k ? "reached, so the scenario holds" : "not reached") + "."));
+    }
+    if (sc.deterministic) {
+      lines.push(h("p", { class: "muted" }, "Trials skipped: the agent is deterministic (its " +
+        k + " trials of each of the first faulted schedules were identical), so later " +
+        "schedules ran once."));
+    }
+    return h("div", { class: "trials-panel" }, [
+      h("h3", null, "Trials"),
+      h("div", { class: "grid2" }, [h("div", null, lines), passPlot(sc)])
+    ]);
+  }
+
+  /** pass^k against k = 1 … K: a small hand-drawn SVG. */
+  function passPlot(sc) {
+    var curve = sc.pass_curve || [];
+    var W = 260, H = 160, L = 40, R = 12, T = 26, B = 30;
+    var x = function (k) {
+      return curve.length < 2 ? L + (W - L - R) / 2 : L + (k - 1) * (W - L - R) / (curve.length - 1);
+    };
+    var y = function (v) { return T + (1 - v) * (H - T - B); };
+    var grid = [0, 0.5, 1].map(function (v) {
+      return s("g", { class: "grid" }, [
+        s("line", { x1: L, y1: y(v), x2: W - R, y2: y(v) }),
+        s("text", { x: L - 6, y: y(v) + 4, "text-anchor": "end" }, String(v))
+      ]);
+    });
+    var ticks = curve.map(function (_, i) {
+      return s("text", { x: x(i + 1), y: H - B + 16, "text-anchor": "middle" }, String(i + 1));
+    });
+    var points = curve.map(function (v, i) { return x(i + 1) + "," + y(v); }).join(" ");
+    var dots = curve.map(function (v, i) {
+      return s("circle", { cx: x(i + 1), cy: y(v), r: 3 },
+        s("title", null, "pass^" + (i + 1) + " = " + twoPlaces(v)));
+    });
+    return s("svg", { class: "pass-plot", width: W, height: H, viewBox: "0 0 " + W + " " + H,
+      role: "img", "aria-label": "pass^k against k, for k = 1 to " + curve.length }, [
+      grid, ticks,
+      s("text", { class: "axis", x: (L + W - R) / 2, y: H - 2, "text-anchor": "middle" }, "k"),
+      s("text", { class: "axis", x: 4, y: 12 }, "pass^k"),
+      s("polyline", { points: points }),
+      dots
+    ]);
+  }
+
+  function failedRun(ex) {
+    return (ex.findings || []).length > 0 ||
+      (ex.verdicts || []).some(function (v) { return v.status === "violated"; });
+  }
+
+  /** The minimal schedule's trials as tabs, the first failing one open. */
+  function trialTabs(sc) {
+    var trials = sc.counterexample_trials || [];
+    if (trials.length < 2) return null;
+    var first = trials.findIndex(failedRun);
+    var panel = h("div", { role: "tabpanel", class: "trial-panel" });
+    var bar = h("div", { role: "tablist", class: "tabs", "aria-label": "trials of the minimal schedule" });
+    var buttons = trials.map(function (ex, i) {
+      var failed = failedRun(ex);
+      var button = h("button", { type: "button", role: "tab", class: "tab " + (failed ? "tab-failed" : "tab-passed") },
+        "trial " + (i + 1) + (failed ? " \u2717 failed" : " \u2713 passed"));
+      button.addEventListener("click", function () { pick(i); });
+      return button;
+    });
+    function pick(i) {
+      buttons.forEach(function (b, j) { b.setAttribute("aria-selected", String(i === j)); });
+      panel.textContent = "";
+      append(panel, failedRun(trials[i]) ? counterexample(sc, trials[i]) : passedTrial(sc, trials[i], i));
+      fitPictures(panel);
+    }
+    append(bar, buttons);
+    pick(first < 0 ? 0 : first);
+    var failing = trials.filter(failedRun).length;
+    return h("div", { class: "trials" }, [
+      h("p", { class: "muted" }, "The minimal schedule was run " + plural(trials.length, "time") + ": " +
+        failing + " failed, " + (trials.length - failing) + " passed. Each tab tells one trial."),
+      bar, panel
+    ]);
+  }
+
+  function passedTrial(sc, ex, i) {
+    return h("div", { class: "story" }, [
+      h("h3", null, "Trial " + (i + 1) + " passed on the same schedule"),
+      h("p", { class: "lead" }, ["Asked ", h("q", null, longText(ex.message, 400)), ", agent ",
+        u(sc.agent, "mono"), " held every invariant in world ", h("span", { class: "mono" }, String(ex.world_seed)),
+        " after " + faultCount(ex) + " and " + seconds(ex.virtual_seconds) + " of virtual time."]),
+      faultList(decisions(ex)),
+      h("h4", null, "Timeline"),
+      timeline(ex),
+      reply(ex, []),
+      ledgers(ex)
     ]);
   }
 
