@@ -454,3 +454,20 @@ def test_the_report_plots_pass_k_and_shows_each_trial_as_a_tab(
     ]
     assert before["story"] == ["Minimal counterexample"]
     assert trials["after"] == ["Trial 1 passed on the same schedule"]
+
+
+def test_deliveries_are_part_of_the_schedule_drawn_up_front() -> None:
+    from chaoskit.examples.agents import crashes
+
+    crash = load_scenario(SCENARIOS / "refund_agent_crash.toml")
+    crash = crash.model_copy(
+        update={"delivery": crash.delivery.model_copy(update={"duplicate": True})}
+    )
+    config = EngineSettings(examples=20, database=False, seed=1, wall_guard=5.0, trials=3)
+    naive = explore(crash, crashes.naive, agent_name="naive", config=config)
+    hardened = explore(crash, crashes.hardened, agent_name="hardened", config=config)
+    assert naive.error is None and naive.status == "violated"
+    assert hardened.error is None and hardened.status == "held" and hardened.pass_k == 1.0
+    assert naive.counterexample is not None
+    delivered = [d for d in naive.counterexample.decisions if d.kind == "delivery"]
+    assert delivered and all(d.rule in (None, "duplicate") for d in delivered)

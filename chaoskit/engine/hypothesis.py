@@ -10,7 +10,7 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import hypothesis.core as _hypothesis_core
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -26,6 +26,7 @@ __all__ = [
     "Draws",
     "Failed",
     "Flaky",
+    "Schedule",
     "collecting",
     "draw_choice",
     "draw_choice_elsewhere",
@@ -93,16 +94,25 @@ SCHEDULE_POINTS = 64
 SCHEDULE_MODEL_CALLS = 16
 
 
-def draw_schedule(
-    data: Draws, *, rules: int, misbehaviours: int
-) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
-    """A whole fault schedule drawn up front: ``(world seed, faults, misbehaviours)``.
+class Schedule(NamedTuple):
+    """A whole fault schedule, drawn up front (see :func:`draw_schedule`)."""
+
+    world_seed: int
+    faults: tuple[int, ...]
+    misbehaviours: tuple[int, ...]
+    #: For each optional delivery the scenario allows, in order, whether it happens (0: no).
+    deliveries: tuple[int, ...] = ()
+
+
+def draw_schedule(data: Draws, *, rules: int, misbehaviours: int, deliveries: int = 0) -> Schedule:
+    """A whole fault schedule drawn up front.
 
     ``faults[n]`` decides the n-th call an explore rule targets: 0 is no fault, ``i`` the
-    ``i``-th candidate (cycling); ``misbehaviours[n]`` likewise for the n-th model call. The
-    draws never depend on what the agent does, so an agent that is not deterministic cannot
-    make Hypothesis see a different test each time it replays one. Each value shrinks towards
-    0, so shrinking still switches faults off and keeps the fewest that break the agent.
+    ``i``-th candidate (cycling); ``misbehaviours[n]`` likewise for the n-th model call;
+    ``deliveries[n]`` whether the n-th optional delivery happens. The draws never depend on
+    what the agent does, so an agent that is not deterministic cannot make Hypothesis see a
+    different test each time it replays one. Each value shrinks towards 0, so shrinking still
+    switches faults off and keeps the fewest that break the agent.
     """
     seed = draw_world_seed(data)
     faults = tuple(data.draw(st.integers(0, rules)) for _ in range(SCHEDULE_POINTS * (rules > 0)))
@@ -110,7 +120,8 @@ def draw_schedule(
         data.draw(st.integers(0, misbehaviours))
         for _ in range(SCHEDULE_MODEL_CALLS * (misbehaviours > 0))
     )
-    return seed, faults, model
+    delivered = tuple(data.draw(st.integers(0, 1)) for _ in range(deliveries))
+    return Schedule(seed, faults, model, delivered)
 
 
 class Failed(Exception):

@@ -31,7 +31,7 @@ from math import comb
 from chaoskit.core.agent import Agent
 from chaoskit.engine.example import run_example
 from chaoskit.engine.external import OutOfProcessAgent
-from chaoskit.engine.hypothesis import Draws, Failed, draw_schedule
+from chaoskit.engine.hypothesis import Draws, Failed, Schedule, draw_schedule
 from chaoskit.engine.runner import GaveUp, Watch
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
 from chaoskit.engine.tally import Tally, count
@@ -56,8 +56,6 @@ __all__ = [
 #: Faulted schedules whose trials must all be identical before the agent is judged
 #: deterministic and later schedules are run once.
 DETERMINISTIC_AFTER = 3
-
-Schedule = tuple[int, tuple[int, ...], tuple[int, ...]]
 
 
 def trials_for(scenario: Scenario, config: EngineSettings) -> int:
@@ -160,7 +158,12 @@ class TrialExplorer:
             raise GaveUp  # given up on: never enter a world again
         explore = self.scenario.model.explore if self.scenario.model else ()
         rules = sum(rule.explore for rule in self.scenario.faults)
-        schedule = draw_schedule(data, rules=rules, misbehaviours=len(explore))
+        schedule = draw_schedule(
+            data,
+            rules=rules,
+            misbehaviours=len(explore),
+            deliveries=len(_optional_deliveries(self.scenario)),
+        )
         measured = self._memo.get(schedule)
         if measured is None:
             measured = self._measure(schedule)
@@ -181,7 +184,11 @@ class TrialExplorer:
             passed = self.trials if passed else 0
         faults = max(len(run.faults) for run in runs)
         return ScheduleTrials(
-            world_seed=schedule[0], faults=faults, trials=self.trials, passed=passed, ran=len(runs)
+            world_seed=schedule.world_seed,
+            faults=faults,
+            trials=self.trials,
+            passed=passed,
+            ran=len(runs),
         )
 
     def _measure(self, schedule: Schedule) -> _Measured:
@@ -208,7 +215,6 @@ class TrialExplorer:
         return _Measured(tuple(runs))
 
     def _run(self, schedule: Schedule) -> Example:
-        world_seed, faults, misbehaviours = schedule
         decisions: list[Decision] = []
         owner = _Owner(outside=isinstance(self.agent, OutOfProcessAgent))
         run = run_example(
@@ -216,12 +222,13 @@ class TrialExplorer:
             self.agent,
             self.world,
             self.invariants,
-            world_seed=world_seed,
-            decide=_decider(faults, decisions, owner),
+            world_seed=schedule.world_seed,
+            decide=_decider(schedule.faults, decisions, owner),
             decisions=decisions,
             wall_limit=self.config.wall_guard,
-            misbehave=self._misbehaver(misbehaviours, decisions, owner),
+            misbehave=self._misbehaver(schedule.misbehaviours, decisions, owner),
             watch=self.watch,
+            deliver=self._deliverer(schedule.deliveries, decisions),
         )
         count(self.tally, self.scenario, run, self.config)
         return run
@@ -243,6 +250,19 @@ class TrialExplorer:
 
         return misbehave
 
+    def _deliverer(
+        self, picks: tuple[int, ...], decisions: list[Decision]
+    ) -> Callable[[str, int], bool]:
+        optional = _optional_deliveries(self.scenario)
+
+        def deliver(what: str, number: int) -> bool:
+            at = optional.index(what) if what in optional else len(picks)
+            happens = at < len(picks) and picks[at] > 0
+            decisions.append(Decision(call=number, rule=what if happens else None, kind="delivery"))
+            return happens
+
+        return deliver
+
     def _judge_determinism(self, runs: list[Example]) -> None:
         if self.deterministic is not None or len(runs) < 2:
             return
@@ -254,6 +274,16 @@ class TrialExplorer:
             self._identical += 1
             if self._identical >= DETERMINISTIC_AFTER:
                 self.deterministic = True
+
+
+def _optional_deliveries(scenario: Scenario) -> tuple[str, ...]:
+    """The deliveries Hypothesis decides on, in the order of the schedule's picks."""
+    spec = scenario.delivery
+    return tuple(
+        name
+        for name, allowed in (("duplicate", spec.duplicate), ("follow_up", spec.follow_up))
+        if allowed
+    )
 
 
 class _Owner:
