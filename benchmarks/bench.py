@@ -666,6 +666,49 @@ def one_scenario_on_two_workers(examples: int, rounds: int) -> list[Row]:
     return [Row("one scenario, pytest -n 2 / -n 0", ratio, "×", "≥ 1.7×", ratio >= 1.7, note)]
 
 
+def _explore_seconds(agent: Callable[[Task], str], examples: int, trials: int) -> float:
+    config = EngineSettings(examples=examples, seed=1, database=False, trials=trials)
+    start = time.perf_counter()
+    explore(_refund_scenario(), agent, agent_name="bench", config=config)
+    return time.perf_counter() - start
+
+
+class _Restless:
+    """``ten_call_agent`` whose every run differs (a counter in a query): never judged
+    deterministic, so every schedule really runs all its trials."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def __call__(self, task: Task) -> str:
+        self.runs += 1
+        task.clients.httpx.get(
+            f"{task.urls['crm']}/v1/orders/{_order_id(task)}?run={self.runs}",
+            headers=task.auth("crm"),
+        )
+        return ten_call_agent(task)
+
+
+def trials(examples: int) -> list[Row]:
+    """What ``trials = 4`` costs against one run per schedule, same schedules, same run."""
+    _explore_seconds(ten_call_agent, 3, 1)  # warm-up
+    once = _explore_seconds(ten_call_agent, examples, 1)
+    same = _explore_seconds(ten_call_agent, examples, 4)
+    restless = _explore_seconds(_Restless(), examples, 4)
+    note = f"{examples} schedules; one run each: {once:.2f} s"
+    return [
+        Row(
+            "trials=4, deterministic agent",
+            same / once,
+            "× 1 trial",
+            "≤ 1.5×",
+            same / once <= 1.5,
+            f"{note}; trials skipped after 3 faulted schedules",
+        ),
+        Row("trials=4, agent not deterministic", restless / once, "× 1 trial", "≈ 4×", None, note),
+    ]
+
+
 def virtual_time(examples: int) -> list[Row]:
     scn = scenario(
         name="bench-backoff",
@@ -1119,6 +1162,8 @@ def main(argv: list[str] | None = None) -> int:
     rows += task_chaos(calls=50 if q else 2000, rounds=2 if q else 7, examples=10 if q else 200)
     rows += throughput(examples=10 if q else 300)
     rows += one_scenario_on_two_workers(examples=20 if q else 3000, rounds=1 if q else 3)
+
+    rows += trials(examples=5 if q else 100)
     rows += virtual_time(examples=5 if q else 100)
     rows += memory(examples=30 if q else 10_000)
     rows += scaling([10, 100] if q else [10, 100, 1000], examples=3 if q else 30)
