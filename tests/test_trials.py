@@ -23,8 +23,10 @@ from chaoskit.report.html import load_results, render_html
 from chaoskit.report.junit import junit_xml
 from chaoskit.results import RunResult, ScenarioResult, ScheduleTrials, Shard
 from chaoskit.scenarios import Scenario, load_scenario, scenario
+from tests.test_report import PAYLOADS, make_example, make_result, make_scenario
 from tests.test_report_browser import (
     CHROMIUM,
+    REPORT_DOM_TAGS,
     DevTools,
     browser,  # noqa: F401 (the fixture)
     open_report,
@@ -471,3 +473,37 @@ def test_deliveries_are_part_of_the_schedule_drawn_up_front() -> None:
     assert naive.counterexample is not None
     delivered = [d for d in naive.counterexample.decisions if d.kind == "delivery"]
     assert delivered and all(d.rule in (None, "duplicate") for d in delivered)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs it)")
+def test_the_injection_corpus_in_trials_adds_nothing_to_the_live_dom(
+    browser: DevTools,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    short = [p for p in PAYLOADS if len(p) < 10_000]
+    scenarios = []
+    for index, payload in enumerate(short):
+        base = make_scenario(payload, index=index, examples=20)
+        assert base.counterexample is not None
+        passing = make_example(payload, failing=False)
+        scenarios.append(
+            base.model_copy(
+                update={
+                    "trials": 3,
+                    "pass_k": 0.5,
+                    "pass_curve": (0.8, 0.6, 0.5),
+                    "min_pass_k": 0.9,
+                    "schedules": (
+                        ScheduleTrials(world_seed=1, trials=3, passed=2, ran=3),
+                        ScheduleTrials(world_seed=2, trials=3, passed=3, ran=1),
+                    ),
+                    "counterexample_trials": (passing, base.counterexample, passing),
+                }
+            )
+        )
+    run = make_result(PAYLOADS[0]).model_copy(update={"scenarios": tuple(scenarios)})
+    found = open_report(browser, render_html(run), tmp_path)
+    assert found["errors"] == [] and found["csp"] == []
+    allowed = REPORT_DOM_TAGS | {"polyline", "b", "p", "div"}
+    assert set(found["tags"]) <= allowed, set(found["tags"]) - allowed
+    assert found["handlers"] == [] and found["urls"] == []
