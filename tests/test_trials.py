@@ -507,3 +507,22 @@ def test_the_injection_corpus_in_trials_adds_nothing_to_the_live_dom(
     allowed = REPORT_DOM_TAGS | {"polyline", "b", "p", "div"}
     assert set(found["tags"]) <= allowed, set(found["tags"]) - allowed
     assert found["handlers"] == [] and found["urls"] == []
+
+
+def test_replay_of_a_trials_run_runs_the_minimal_schedule_in_trials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "refund.toml").write_text(SCENARIO.format(name="refund", extra="trials = 4"))
+    flaky.runs = 0
+    report = tmp_path / "out" / "chaoskit.html"
+    args = ["--examples", "10", "--seed", "2", "--report", str(report), str(tmp_path)]
+    assert main(["run", "--agent", "tests.test_trials:flaky", *args]) == 1
+    capsys.readouterr()
+    results = str(tmp_path / "out" / "chaoskit.json")
+    flaky.runs = 0
+    assert main(["replay", results]) == 1
+    out = capsys.readouterr().out
+    assert "chaoskit: 1 of 4 trials failed on it." in out
+    assert "chaoskit: still fails on the recorded schedule" in out
+    assert main(["replay", results, "--agent", "tests.test_trials:steady"]) == 0
+    assert "chaoskit: 0 of 4 trials failed on it." in capsys.readouterr().out

@@ -349,11 +349,16 @@ def _replay(args: argparse.Namespace) -> int:
     agent = resolve_agent(args.agent or target.agent, search=agent_search())
     recorded = target.counterexample
     assert recorded is not None
-    again = replay(load_scenario(_recorded_file(target.source, args.results)), agent, recorded)
+    scenario = load_scenario(_recorded_file(target.source, args.results))
+    runs = [replay(scenario, agent, recorded) for _ in range(target.trials)]
+    broken = [run for run in runs if run.failed]
+    again = broken[0] if broken else runs[0]
     print(
         f"chaoskit: replayed {target.scenario!r} against {args.agent or target.agent} on the "
         f"recorded schedule: {_schedule(recorded)}"
     )
+    if target.trials > 1:  # a schedule fails while one of its trials fails
+        print(f"chaoskit: {len(broken)} of {target.trials} trials failed on it.")
     return _judged(
         again, same=again.verdicts == recorded.verdicts and again.trace == recorded.trace
     )
