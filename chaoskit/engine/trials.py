@@ -118,6 +118,10 @@ class _Measured:
         return next(run for run in self.runs if run.failed)
 
 
+#: What is remembered of a schedule whose every trial passed.
+_PASSED = _Measured(())
+
+
 @dataclass
 class TrialExplorer:
     """The Hypothesis example body of a scenario explored in trials (see the module's doc).
@@ -167,7 +171,8 @@ class TrialExplorer:
         measured = self._memo.get(schedule)
         if measured is None:
             measured = self._measure(schedule)
-            self._memo[schedule] = measured
+            # Only a failing schedule's runs are needed again (its story): keep memory flat.
+            self._memo[schedule] = measured if measured.failed else _PASSED
             if self.measuring:
                 self.schedules.append(self._summary(schedule, measured))
         if not measured.failed:
