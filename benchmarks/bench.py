@@ -36,6 +36,7 @@ import requests
 from chaoskit import World
 from chaoskit.core.agent import Task
 from chaoskit.engine import EngineSettings, explore
+from chaoskit.engine.trials import DETERMINISTIC_AFTER
 from chaoskit.fakes import Payments
 from chaoskit.scenarios import Scenario, scenario
 
@@ -701,9 +702,9 @@ def trials(examples: int) -> list[Row]:
             "trials=4, deterministic agent",
             same / once,
             "× 1 trial",
-            "≤ 1.5×",
-            same / once <= 1.5,
-            f"{note}; trials skipped after 3 faulted schedules",
+            "≤ 2×",
+            same / once <= 2,
+            f"{note}; trials skipped after {DETERMINISTIC_AFTER} faulted schedules",
         ),
         Row("trials=4, agent not deterministic", restless / once, "× 1 trial", "≈ 4×", None, note),
     ]

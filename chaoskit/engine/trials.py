@@ -55,7 +55,7 @@ __all__ = [
 
 #: Faulted schedules whose trials must all be identical before the agent is judged
 #: deterministic and later schedules are run once.
-DETERMINISTIC_AFTER = 3
+DETERMINISTIC_AFTER = 5
 
 
 def trials_for(scenario: Scenario, config: EngineSettings) -> int:
