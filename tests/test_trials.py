@@ -254,7 +254,7 @@ def test_a_deterministic_agent_s_run_says_its_trials_were_skipped(
 ) -> None:
     (tmp_path / "refund.toml").write_text(SCENARIO.format(name="refund", extra="trials = 4"))
     report = tmp_path / "out" / "chaoskit.html"
-    args = ["--examples", "20", "--seed", "2", "--report", str(report)]
+    args = ["--examples", "40", "--seed", "2", "--report", str(report)]
     assert main(["run", "--agent", "tests.test_trials:steady", *args, str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "pass^4 1.00, trials skipped: deterministic agent" in out
