@@ -17,7 +17,9 @@ from chaoskit.core.agent import Task
 from chaoskit.core.errors import InvalidScenario, UsageError
 from chaoskit.engine import EngineSettings, explore
 from chaoskit.engine.merge import merge_runs
-from chaoskit.engine.trials import DETERMINISTIC_AFTER, pass_curve, pass_hat_k
+from chaoskit.engine.parts import merge_parts
+from chaoskit.engine.passk import pass_curve, pass_hat_k
+from chaoskit.engine.trials import DETERMINISTIC_AFTER
 from chaoskit.report.github import step_summary
 from chaoskit.report.html import load_results, render_html
 from chaoskit.report.junit import junit_xml
@@ -526,3 +528,40 @@ def test_replay_of_a_trials_run_runs_the_minimal_schedule_in_trials(
     assert "chaoskit: still fails on the recorded schedule" in out
     assert main(["replay", results, "--agent", "tests.test_trials:steady"]) == 0
     assert "chaoskit: 0 of 4 trials failed on it." in capsys.readouterr().out
+
+
+def test_the_parts_of_a_split_scenario_merge_their_trials(refund_timeout: Scenario) -> None:
+    """One scenario searched on two xdist workers: pass^k over both parts' schedules, and
+    min_pass_k decided on the merged measure, not on either part's."""
+    parts = []
+    for index in (1, 2):
+        config = EngineSettings(
+            examples=30, database=False, seed=3, wall_guard=5.0, trials=4, part=(index, 2)
+        )
+        agent = OneRunInFour()
+        parts.append(explore(refund_timeout, agent, agent_name="flaky", config=config))
+    merged = merge_parts([p.model_copy(update={"part": (i, 2)}) for i, p in enumerate(parts, 1)])
+    schedules = parts[0].schedules + parts[1].schedules
+    assert len(schedules) == 30 and merged.schedules == schedules
+    assert merged.pass_curve == pytest.approx(pass_curve(schedules, 4))
+    assert merged.pass_k == merged.pass_curve[-1] and merged.status == "violated"
+    assert len(merged.counterexample_trials) == 4
+    assert merged.counterexample in merged.counterexample_trials
+    threshold = merged.pass_k - 0.01
+    lenient = [p.model_copy(update={"min_pass_k": threshold}) for p in parts]
+    again = merge_parts([p.model_copy(update={"part": (i, 2)}) for i, p in enumerate(lenient, 1)])
+    assert again.status == "held" and again.pass_k == merged.pass_k
+
+
+def test_trials_under_xdist_split_one_scenario_and_merge_its_schedules(
+    project: pytest.Pytester,
+) -> None:
+    args = ["-p", "no:cacheprovider", "--chaos-agent=myagent:flaky", "--chaos-examples=16"]
+    result = project.runpytest(*args, "--chaos-seed=3", "--chaos-trials=4", "-n", "2")
+    assert result.ret == 1
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    (refund,) = data["scenarios"]
+    assert refund["parts"] == 2 and refund["trials"] == 4
+    assert len(refund["schedules"]) == 16
+    assert 0 < refund["pass_k"] < 1
+    assert len(refund["counterexample_trials"]) == 4

@@ -7,6 +7,7 @@
 - :mod:`~chaoskit.engine.hypothesis`: the only module that configures Hypothesis;
 - :mod:`~chaoskit.engine.tally`: examples counted and summed up into a scenario's result;
 - :mod:`~chaoskit.engine.trials`: each schedule run K times, pass rates and pass^k;
+- :mod:`~chaoskit.engine.passk`: the pass^k estimator (light: the xdist controller uses it);
 - :mod:`~chaoskit.engine.recorder`: one run recorded and reported (API, CLI and plugin alike);
 - :mod:`~chaoskit.engine.external`: agents in another process (a command) or a service;
 - :mod:`~chaoskit.engine.run`: :func:`explore`, :func:`run_scenarios`, :func:`replay`.

@@ -4,7 +4,8 @@ Each part explores its share of the examples from a seed of its own (see
 :attr:`EngineSettings.part <chaoskit.engine.settings.EngineSettings.part>`), finds and shrinks
 its own failures, and returns a result marked with its ``part``. :func:`merge_parts` makes
 the scenario's one result out of them: one verdict, the smallest failure any part found as
-its counterexample, the examples, coverage and invariant counts summed.
+its counterexample, the examples, coverage and invariant counts summed; in trials, pass^k
+over every part's schedules.
 
 >>> merged = merge_parts([part_one, part_two])  # doctest: +SKIP
 >>> merged.parts, merged.examples  # doctest: +SKIP
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chaoskit.core.errors import UsageError
+from chaoskit.engine.passk import decided_status, pass_curve
 from chaoskit.engine.tally import failure_keys, other_failures, size
 from chaoskit.results import (
     Coverage,
@@ -49,7 +51,7 @@ def merge_parts(parts: Sequence[ScenarioResult]) -> ScenarioResult:
     missing = tuple(m for m in first.not_exercised if all(m in p.not_exercised for p in ordered))
     interrupted = any(p.interrupted for p in ordered)
     errors = [f"part {_label(p)}: {p.error}" for p in ordered if p.error is not None]
-    return first.model_copy(
+    merged = first.model_copy(
         update={
             "status": _status(ordered, errors, counterexample, interrupted, missing),
             "examples": sum(p.examples for p in ordered),
@@ -65,6 +67,29 @@ def merge_parts(parts: Sequence[ScenarioResult]) -> ScenarioResult:
             "interrupted": interrupted,
             "part": None,
             "parts": max(len(ordered), *(p.part[1] for p in ordered if p.part)),
+        }
+    )
+    return _with_trials(merged, ordered, chosen)
+
+
+def _with_trials(
+    merged: ScenarioResult, parts: Sequence[ScenarioResult], chosen: ScenarioResult | None
+) -> ScenarioResult:
+    """A scenario run in trials: pass^k over every part's schedules, which then decides with
+    ``min_pass_k``; the counterexample's trials come from its part."""
+    if merged.pass_k is None:
+        return merged
+    schedules = tuple(s for p in parts for s in p.schedules)
+    curve = pass_curve(schedules, merged.trials)
+    pass_k = curve[-1] if curve else None
+    return merged.model_copy(
+        update={
+            "status": decided_status(merged, pass_k, merged.min_pass_k),
+            "schedules": schedules,
+            "pass_curve": curve,
+            "pass_k": pass_k,
+            "deterministic": any(p.deterministic for p in parts),
+            "counterexample_trials": chosen.counterexample_trials if chosen else (),
         }
     )
 

@@ -208,12 +208,12 @@ def _explore_in_trials(
     def one_schedule(data: Draws) -> None:
         explorer.example(data)
 
-    test = hypothesis_test(one_schedule, scenario, agent_name, seeded_config)
+    test = hypothesis_test(one_schedule, scenario, agent_name, _searched(seeded_config))
     label = f"scenario {scenario.name!r} against {agent_name}"
 
     def search() -> tuple[str | None, str | None]:
         try:
-            salt = f"{scenario.name}|{agent_name}"
+            salt = _salt(scenario, agent_name, config)
             with seeded(seed, salt), collecting(label, statistics):
                 test()  # the measuring pass never fails
             if not explorer.found_failure:

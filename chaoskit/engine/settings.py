@@ -57,6 +57,7 @@ class EngineSettings:
         """This part's share of the examples (the first parts take the remainder)."""
         index, total = self.part
         return self.examples // total + (index <= self.examples % total)
+
     #: Runs of each drawn fault schedule unless the scenario sets its own ``trials``.
     trials: int = 1
 

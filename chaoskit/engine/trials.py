@@ -26,18 +26,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from math import comb
 
 from chaoskit.core.agent import Agent
 from chaoskit.engine.example import run_example
 from chaoskit.engine.external import OutOfProcessAgent
 from chaoskit.engine.hypothesis import Draws, Failed, Schedule, draw_schedule
+from chaoskit.engine.passk import decided_status, pass_curve
 from chaoskit.engine.runner import GaveUp, Watch
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
 from chaoskit.engine.tally import Tally, count
 from chaoskit.fakes.model import ModelCall
 from chaoskit.invariants import Invariant
-from chaoskit.results import Decision, Example, ScenarioResult, ScenarioStatus, ScheduleTrials
+from chaoskit.results import Decision, Example, ScenarioResult, ScheduleTrials
 from chaoskit.scenarios import Scenario
 from chaoskit.world.faults import FaultRule
 from chaoskit.world.injector import Call
@@ -47,8 +47,6 @@ __all__ = [
     "DETERMINISTIC_AFTER",
     "TrialExplorer",
     "in_trials",
-    "pass_curve",
-    "pass_hat_k",
     "trials_for",
     "with_trials",
 ]
@@ -66,42 +64,6 @@ def trials_for(scenario: Scenario, config: EngineSettings) -> int:
 def in_trials(scenario: Scenario, config: EngineSettings) -> bool:
     """Whether the scenario is explored in trials: K > 1, or a ``min_pass_k`` to measure."""
     return trials_for(scenario, config) > 1 or scenario.min_pass_k is not None
-
-
-def pass_hat_k(trials: int, passed: int, k: int) -> float:
-    """The unbiased estimator of pass^k from ``passed`` successes in ``trials`` runs of a task.
-
-    pass^k is the chance that k independent runs all succeed. Drawing k of the n runs without
-    replacement, all k succeed with probability C(c, k) / C(n, k), an unbiased estimate of
-    p^k. This is how τ²-bench computes it (``pass_hat_k(num_trials, success_count, k)`` in
-    ``src/tau2/metrics/agent_metrics.py`` of sierra-research/tau2-bench, after Yao et al.,
-    "τ-bench", 2024), which then averages it over tasks: :func:`pass_curve` averages it over
-    schedules.
-
-    >>> pass_hat_k(4, 3, 1), pass_hat_k(4, 3, 2), pass_hat_k(4, 3, 4)
-    (0.75, 0.5, 0.0)
-    """
-    if not 1 <= k <= trials:
-        raise ValueError(f"chaoskit: pass^k needs 1 <= k <= trials, got k={k}, trials={trials}.")
-    if not 0 <= passed <= trials:
-        raise ValueError(f"chaoskit: {passed} passed trials of {trials} is not a count.")
-    return comb(passed, k) / comb(trials, k)
-
-
-def pass_curve(schedules: Sequence[ScheduleTrials], trials: int) -> tuple[float, ...]:
-    """pass^1 … pass^K: for each k, the mean over ``schedules`` of :func:`pass_hat_k`.
-
-    >>> two = [ScheduleTrials(world_seed=0, trials=4, passed=4, ran=4),
-    ...        ScheduleTrials(world_seed=1, trials=4, passed=3, ran=4)]
-    >>> pass_curve(two, 4)
-    (0.875, 0.75, 0.625, 0.5)
-    """
-    if not schedules:
-        return ()
-    return tuple(
-        sum(pass_hat_k(s.trials, s.passed, k) for s in schedules) / len(schedules)
-        for k in range(1, trials + 1)
-    )
 
 
 @dataclass
@@ -333,18 +295,13 @@ def with_trials(
     k = explorer.trials
     curve = pass_curve(explorer.schedules, k)
     pass_k = curve[-1] if curve else None
-    status: ScenarioStatus = result.status
-    threshold = scenario.min_pass_k
-    met = threshold is not None and pass_k is not None and pass_k >= threshold
-    if met and status == "violated":
-        status = "not_exercised" if result.not_exercised else "held"
     return result.model_copy(
         update={
-            "status": status,
+            "status": decided_status(result, pass_k, scenario.min_pass_k),
             "trials": k,
             "pass_k": pass_k,
             "pass_curve": curve,
-            "min_pass_k": threshold,
+            "min_pass_k": scenario.min_pass_k,
             "schedules": tuple(explorer.schedules),
             "deterministic": bool(explorer.deterministic),
             "counterexample_trials": explorer.failing_trials
