@@ -565,3 +565,29 @@ def test_trials_under_xdist_split_one_scenario_and_merge_its_schedules(
     assert len(refund["schedules"]) == 16
     assert 0 < refund["pass_k"] < 1
     assert len(refund["counterexample_trials"]) == 4
+
+
+def test_a_nondeterministic_real_model_on_loopback_gets_a_pass_rate_between_0_and_1(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The raw-openai-SDK agent through passthrough to a model that repeats the refund on
+    about half its answers, by a generator of its own: trials measure it."""
+    from chaoskit.examples.agents import llm
+    from tests.loopback_model import loopback_model
+    from tests.test_passthrough import live_refund
+
+    with loopback_model(seed=7, repeat=0.5) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        live = live_refund(server.host, trials=4)
+        config = EngineSettings(examples=8, database=False, seed=1, wall_guard=10.0)
+        result = explore(live, llm.openai_naive, agent_name="openai_naive", config=config)
+    assert result.error is None and not result.deterministic
+    assert result.trials == 4 and len(result.schedules) == 8
+    passed = sum(s.passed for s in result.schedules)
+    assert 0 < passed < 8 * 4  # a pass rate strictly between 0 and 1
+    by_hand = [
+        sum(comb(s.passed, k) / comb(4, k) for s in result.schedules) / 8 for k in (1, 2, 3, 4)
+    ]
+    assert result.pass_curve == pytest.approx(by_hand)
+    assert result.pass_curve[0] == pytest.approx(passed / 32)
+    assert result.status == "violated" and len(result.counterexample_trials) == 4
