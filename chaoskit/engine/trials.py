@@ -13,8 +13,8 @@ field, ``--chaos-trials=K``, ``chaoskit run --trials K``):
 - **shrinking rule**: a schedule counts as failing while at least one of its K trials fails;
   Hypothesis shrinks the first failing schedule to the fewest, earliest faults under that rule;
 - the schedules are first explored without stopping at a failure (``examples`` of them), and
-  pass^k is estimated over those (:func:`pass_curve`); only then is a failing schedule shrunk,
-  so shrinking, which seeks failures, never biases the measure;
+  pass^k is estimated over those (:func:`~chaoskit.engine.passk.pass_curve`); only then is a
+  failing schedule shrunk, so shrinking, which seeks failures, never biases the measure;
 - a scenario's ``min_pass_k`` decides its outcome: it holds when pass^K reaches it; without
   one, any failing trial fails it, as with a single run;
 - an agent whose K trials were identical (same trace, same reply) on its first
@@ -24,6 +24,7 @@ field, ``--chaos-trials=K``, ``chaoskit run --trials K``):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -259,8 +260,6 @@ class _Owner:
     agent's own threads, whose order of calls would not repeat."""
 
     def __init__(self, *, outside: bool) -> None:
-        import threading
-
         self.outside = outside
         self.ident = threading.get_ident()
         self.lock = threading.Lock()
