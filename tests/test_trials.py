@@ -420,6 +420,7 @@ TRIALS_PROBE = """(() => {
     dots: [...document.querySelectorAll("svg.pass-plot circle title")].map(t => t.textContent),
     tabs: tabs.map(t => [t.textContent, t.getAttribute("aria-selected")]),
     story: [...document.querySelectorAll(".trial-panel .story h3")].map(h => h.textContent),
+    facts: [...document.querySelectorAll(".facts div")].map(d => d.textContent.trim()),
   };
   tabs.find(t => t.classList.contains("tab-passed")).click();
   const after = [...document.querySelectorAll(".trial-panel .story h3")].map(h => h.textContent);
@@ -449,6 +450,9 @@ def test_the_report_plots_pass_k_and_shows_each_trial_as_a_tab(
     hit = sum(1 for s in result.schedules if s.faults)
     assert before["rates"] == f"{len(result.schedules) - hit}×4/4 · {hit}×3/4"
     assert before["points"] == 4
+    assert any(
+        fact.startswith("trials / schedule") and fact.endswith("4") for fact in before["facts"]
+    )
     assert before["dots"] == [f"pass^{k} = {v:.2f}" for k, v in enumerate(result.pass_curve, 1)]
     assert before["tabs"] == [
         ["trial 1 ✓ passed", "false"],
