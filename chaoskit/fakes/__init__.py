@@ -28,6 +28,7 @@ from chaoskit.fakes.openapi import openapi
 from chaoskit.fakes.payments import Payments
 from chaoskit.fakes.reference import BackendReference, reference
 from chaoskit.fakes.registry import backend_names, register_backend
+from chaoskit.fakes.sendgrid import SendGrid
 from chaoskit.fakes.ticketing import Ticketing
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ScriptToolCall",
     "ScriptTurn",
     "ScriptedModel",
+    "SendGrid",
     "Ticketing",
     "backend_names",
     "openapi",

@@ -42,6 +42,19 @@ __all__ = [
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _BODYLESS = frozenset({"GET", "HEAD", "DELETE"})
 _BAD_CREDENTIAL = "chaoskit_invalid_credential"
+#: The response headers an example shows: those an agent acts on.
+_KEPT_HEADERS = frozenset(
+    {
+        "content-type",
+        "retry-after",
+        "stripe-should-retry",
+        "www-authenticate",
+        "x-message-id",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    }
+)
 
 
 class Parameter(FrozenModel):
@@ -304,7 +317,7 @@ def _exchange(
     body: JsonValue = None,
     sent: str | None = None,
 ) -> Exchange:
-    kept = ("content-type", "retry-after", "stripe-should-retry", "www-authenticate")
+    kept = _KEPT_HEADERS
     headers = {k: v for k, v in response.headers.items() if k.lower() in kept}
     return Exchange(
         title=title,

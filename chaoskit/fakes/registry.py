@@ -22,6 +22,7 @@ from chaoskit.fakes.emails import Email
 from chaoskit.fakes.hubspot import HubSpot
 from chaoskit.fakes.model import AnthropicModel, OpenAIModel
 from chaoskit.fakes.payments import Payments
+from chaoskit.fakes.sendgrid import SendGrid
 from chaoskit.fakes.ticketing import Ticketing
 
 __all__ = [
@@ -39,6 +40,7 @@ BUILTIN_BACKENDS: Mapping[str, type[FakeBackend]] = {
     "crm": CRM,
     "ticketing": Ticketing,
     "email": Email,
+    "sendgrid": SendGrid,
     "approvals": Approvals,
     "openai": OpenAIModel,
     "anthropic": AnthropicModel,
@@ -95,5 +97,6 @@ def backend_class(name: str) -> type[FakeBackend]:
 
 
 def default_backends() -> list[FakeBackend]:
-    """One of each built-in fake: payments, crm, ticketing, email, approvals, openai, anthropic."""
+    """One of each built-in fake: payments, crm, ticketing, email, sendgrid, approvals, openai,
+    anthropic."""
     return [cls() for cls in BUILTIN_BACKENDS.values()]

@@ -415,7 +415,8 @@ class World:
             now = self.clock.monotonic()
             self.trace.add(ExceptionEvent, now, call=index, error="crash", message=str(crashed))
             raise
-        self.trace.add(ResponseEvent, self.clock.monotonic(), call=index, **_outcome(response))
+        outcome = _outcome(response, self.clock.time())
+        self.trace.add(ResponseEvent, self.clock.monotonic(), call=index, **outcome)
         return response
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -613,8 +614,9 @@ def _flatten(data: Any, prefix: str) -> dict[str, str]:
     return {prefix: "" if data is None else str(data)}
 
 
-def _outcome(response: httpx.Response) -> dict[str, Any]:
-    """What a response event records; error details only for errors (header reads cost)."""
+def _outcome(response: httpx.Response, now: float) -> dict[str, Any]:
+    """What a response event records; error details only for errors (header reads cost).
+    ``now`` (virtual Unix time) turns a rate limit's reset time into a wait."""
     headers = response.headers
     fields: dict[str, Any] = {
         "status": response.status_code,
@@ -623,7 +625,7 @@ def _outcome(response: httpx.Response) -> dict[str, Any]:
     }
     if response.status_code >= 400:
         fields["error_code"] = _error_code(response)
-        fields["retry_after"] = _retry_after(response)
+        fields["retry_after"] = _retry_after(response, now)
     return fields
 
 
@@ -641,10 +643,17 @@ def _error_code(response: httpx.Response) -> str | None:
     return category if isinstance(category, str) else None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
+def _retry_after(response: httpx.Response, now: float) -> float | None:
+    """``Retry-After``; else, for an exhausted rate limit, the wait until ``X-RateLimit-Reset``
+    (a Unix time, as SendGrid sends it without ``Retry-After``)."""
+    headers = response.headers
+    value = headers.get("retry-after")
+    exhausted = headers.get("x-ratelimit-remaining") == "0"
+    reset = headers.get("x-ratelimit-reset") if exhausted else None
     try:
-        return float(value) if value is not None else None
+        if value is not None:
+            return float(value)
+        return max(float(reset) - now, 0.0) if reset is not None else None
     except ValueError:
         return None
 
