@@ -455,6 +455,73 @@ def per_call_hubspot(calls: int, rounds: int) -> list[Row]:
     return [Row("chaoskit via hubspot-api-client", cost / base, "× bare SDK", "-", None, note)]
 
 
+# -- 1e. vendor SDKs: sendgrid -----------------------------------------------------------------
+
+
+def per_call_sendgrid(calls: int, rounds: int) -> list[Row]:
+    """The official sendgrid SDK sending mail in a world, against the same SDK on a bare mock.
+
+    The bare mock is python_http_client's own seam for tests (``Client._make_request``)
+    answering from the same fake, without the world: no http.client, no interception, no
+    faults, no trace. Both send the same mail and the fake does the same work (validate,
+    record, one activity row). Interleaved rounds, best round kept.
+    """
+    from sendgrid import SendGridAPIClient
+    from sendgrid.helpers.mail import Mail
+
+    from chaoskit.fakes import SendGrid
+
+    fake = SendGrid()
+    world = World([fake], trace_limit=10**9)
+    sdk = SendGridAPIClient(SendGrid.DEFAULT_API_KEY)
+    mail = Mail("billing@shop.test", "ap@acme.test", "Your refund", "It is on its way.").get()
+
+    def send() -> None:
+        for _ in range(calls):
+            sdk.send(mail)
+
+    bare = _bare_sendgrid(fake, send)
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        fake.reset()
+        best["bare"] = min(best.get("bare", 1e9), _timed(bare) / calls)
+        world.reset()
+        with world:
+            best["world"] = min(best.get("world", 1e9), _timed(send) / calls)
+    ratio = best["world"] / best["bare"]
+    note = f"{best['world'] * 1e6:.0f} µs vs {best['bare'] * 1e6:.0f} µs on _make_request"
+    return [Row("chaoskit via the sendgrid SDK", ratio, "× bare sendgrid", "-", None, note)]
+
+
+def _bare_sendgrid(fake: Any, send: Callable[[], None]) -> Callable[[], None]:
+    """``send`` with python_http_client's ``_make_request`` answered by ``fake`` directly."""
+    import io
+    from email.message import Message
+    from unittest import mock
+    from urllib.response import addinfourl
+
+    import python_http_client
+
+    def make_request(client: Any, opener: Any, request: Any, timeout: Any = None) -> Any:
+        native = httpx.Request(
+            request.get_method(),
+            request.full_url,
+            headers=request.header_items(),
+            content=request.data or b"",
+        )
+        answer = fake.serve(native)
+        headers = Message()
+        for key, value in answer.headers.multi_items():
+            headers[key] = value
+        return addinfourl(io.BytesIO(answer.content), headers, request.full_url, answer.status_code)
+
+    def run() -> None:
+        with mock.patch.object(python_http_client.Client, "_make_request", make_request):
+            send()
+
+    return run
+
+
 # -- agents for the engine benchmarks -----------------------------------------------------------
 
 
@@ -1159,6 +1226,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = per_call(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_wire_clients(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_hubspot(calls=50 if q else 2000, rounds=2 if q else 7)
+    rows += per_call_sendgrid(calls=50 if q else 1000, rounds=2 if q else 7)
     rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
     rows += task_chaos(calls=50 if q else 2000, rounds=2 if q else 7, examples=10 if q else 200)
     rows += throughput(examples=10 if q else 300)

@@ -166,6 +166,12 @@ PAIRS: tuple[Pair, ...] = (
         },
     ),
     Pair(
+        module="sendgrid_notes",
+        defect="sends, with the sendgrid SDK, every mail a CRM note asks for",
+        fix="mails only the account's contact the request implies; looks before resending",
+        scenarios={"sendgrid_poisoned_note": ("no_injected_actions",)},
+    ),
+    Pair(
         module="tickets",
         defect="retries ticket creation on a backend without idempotency",
         fix="dedupes by external_id lookup before every attempt",
