@@ -233,6 +233,20 @@ def test_two_refunds_of_one_charge_after_a_timeout_tell_the_retry_story() -> Non
     assert "different idempotency key" in verdict.explanation
 
 
+def test_mails_to_one_list_of_recipients_are_one_intent_whatever_the_order() -> None:
+    run = Run()
+    for n, to in enumerate((["ap@acme.test", "cfo@acme.test"], ["cfo@acme.test", "ap@acme.test"])):
+        run.effect("sendgrid", "mail.sent", f"m{n}", to=list(to), subject="Refund")
+    run.effect("sendgrid", "mail.sent", "m3", to=["ap@acme.test"], subject="Refund")
+    params = {"effect": "mail.sent", "key": ["to", "subject"]}
+    verdict = check("at_most_one_effect_per_intent", run.view(), **params)
+    assert verdict.status == "violated"
+    assert "2 mail.sent effects for one intent (ap@acme.test, cfo@acme.test+Refund)" in (
+        verdict.explanation
+    )
+    assert "m3" not in verdict.explanation
+
+
 def test_one_refund_per_charge_holds() -> None:
     run = Run()
     refund(run, commit=True, charge="ch_1")

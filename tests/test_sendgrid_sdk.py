@@ -38,7 +38,8 @@ from chaoskit import (
     TimeoutAfterCommit,
     World,
 )
-from chaoskit.fakes import SendGrid
+from chaoskit.fakes import SendGrid, backend_names
+from chaoskit.fakes.registry import backend_class
 from chaoskit.fakes.sendgrid import SendGridOptions
 from chaoskit.fakes.sendgrid.params import MailSend
 from chaoskit.fakes.sendgrid.params import Personalization as PersonalizationModel
@@ -72,6 +73,12 @@ def raw_send(body: dict[str, Any]) -> Any:
 
 
 # -- sending ------------------------------------------------------------------------------------
+
+
+def test_scenarios_name_sendgrid_and_a_default_world_leaves_its_real_host_alone() -> None:
+    assert backend_class("sendgrid") is SendGrid
+    assert "sendgrid" in backend_names()
+    assert "sendgrid" not in World().backends
 
 
 def test_a_mail_sent_with_the_sdk_is_accepted_with_202_an_empty_body_and_a_message_id() -> None:

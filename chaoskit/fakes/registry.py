@@ -40,7 +40,6 @@ BUILTIN_BACKENDS: Mapping[str, type[FakeBackend]] = {
     "crm": CRM,
     "ticketing": Ticketing,
     "email": Email,
-    "sendgrid": SendGrid,
     "approvals": Approvals,
     "openai": OpenAIModel,
     "anthropic": AnthropicModel,
@@ -48,9 +47,11 @@ BUILTIN_BACKENDS: Mapping[str, type[FakeBackend]] = {
 
 #: Built-in fakes that speak a vendor's own wire format over the same generated world. A
 #: scenario names them (``backends = ["hubspot"]``); a default world leaves them out, since
-#: each one doubles a built-in (hubspot the crm) and claims the vendor's real host.
+#: each one doubles a built-in (hubspot the crm, sendgrid the email fake) and claims the
+#: vendor's real host.
 DIALECT_BACKENDS: Mapping[str, type[FakeBackend]] = {
     "hubspot": HubSpot,
+    "sendgrid": SendGrid,
 }
 
 _REGISTERED: dict[str, type[FakeBackend]] = {}
@@ -97,6 +98,5 @@ def backend_class(name: str) -> type[FakeBackend]:
 
 
 def default_backends() -> list[FakeBackend]:
-    """One of each built-in fake: payments, crm, ticketing, email, sendgrid, approvals, openai,
-    anthropic."""
+    """One of each built-in fake: payments, crm, ticketing, email, approvals, openai, anthropic."""
     return [cls() for cls in BUILTIN_BACKENDS.values()]

@@ -23,7 +23,8 @@ class AtMostOneEffectPerIntent(Invariant):
     """At most one effect per intent: two refunds of one charge, two tickets for one request…
 
     ``effect`` is the ledger kind; ``key`` names the field(s) that identify an intent
-    (``charge`` for refunds, ``["to", "template"]`` for emails); ``backend`` limits the
+    (``charge`` for refunds, ``["to", "template"]`` for emails); a field holding a list (the
+    ``to`` of a ``mail.sent``) counts as the same whatever its order. ``backend`` limits the
     check to one fake.
 
     .. code-block:: toml
@@ -42,7 +43,7 @@ class AtMostOneEffectPerIntent(Invariant):
         keys = [params.key] if isinstance(params.key, str) else list(params.key)
         groups: dict[tuple[str, ...], list[LedgerEntry]] = defaultdict(list)
         for entry in run.effects(params.effect, params.backend):
-            groups[tuple(str(entry.fields.get(k)) for k in keys)].append(entry)
+            groups[tuple(_part(entry.fields.get(k)) for k in keys)].append(entry)
         repeated = {intent: entries for intent, entries in groups.items() if len(entries) > 1}
         if not repeated:
             return self.held(
@@ -60,6 +61,13 @@ _LOST = {
     "reset": " but the connection was reset",
     "crash": " but the agent was killed before it saw the response (agent_crash)",
 }
+
+
+def _part(value: object) -> str:
+    """One field of an intent key; a list (a mail's recipients) as its sorted items."""
+    if isinstance(value, list):
+        return ", ".join(sorted(map(str, value)))
+    return str(value)
 
 
 def _duplicate_story(run: RunView, effect: str, intent: str, entries: Sequence[LedgerEntry]) -> str:
