@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from types import MappingProxyType
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from httpx import AsyncClient, Client
 from pydantic import Field
@@ -30,6 +30,7 @@ __all__ = [
     "Budget",
     "Claim",
     "Clients",
+    "Credential",
     "Principal",
     "Reply",
     "Task",
@@ -37,6 +38,11 @@ __all__ = [
 ]
 
 ClaimStatus = Literal["done", "failed", "pending_approval", "escalated"]
+
+#: What an agent presents to one backend: a secret (an API key, a bearer token), or named
+#: parts for an SDK that takes several (zendesk: ``subdomain``, ``email``, ``token``, zenpy's
+#: three arguments, so ``Zenpy(**task.credentials["zendesk"])`` works).
+Credential: TypeAlias = str | Mapping[str, str]
 
 
 class Principal(FrozenModel):
@@ -127,8 +133,11 @@ def _tls_context() -> ssl.SSLContext:
 class Task:
     """Everything the agent gets: the user's message, who it acts for, where and with what.
 
-    ``credentials`` maps backend names to the secret the agent should present (the payments
-    secret key, the user's CRM token…); :meth:`auth` turns one into a header.
+    ``credentials`` maps backend names to what the agent should present: a secret string (the
+    payments secret key, the user's CRM token…) or, for a backend whose SDK takes several
+    values, a read-only mapping of them (``task.credentials["zendesk"]``: ``subdomain``,
+    ``email``, ``token``). :meth:`auth` turns either into the backend's header; a backend
+    whose header is not a bearer token says which in ``authorization``.
 
     A task may be delivered more than once (after a crash, as a duplicate, or with a follow-up
     message): ``id`` is the same on every delivery, ``delivery`` counts them from 1,
@@ -139,22 +148,58 @@ class Task:
     message: str
     principal: Principal
     urls: Mapping[str, str]
-    credentials: Mapping[str, str]
+    # Typed `Any`, as typeshed types values whose type depends on the key: a secret reads as a
+    # `str` (`stripe.StripeClient(task.credentials["payments"])`) and parts as a mapping
+    # (`Zenpy(**task.credentials["zendesk"])`) without a cast; each is a `Credential`, checked
+    # when the task is made.
+    credentials: Mapping[str, Any]
     budget: Budget = field(default_factory=Budget)
     clients: Clients = field(default_factory=Clients, repr=False)
     id: str = "task"
     delivery: int = 1
     history: tuple[Turn, ...] = ()
     store: TaskStore = field(default_factory=TaskStore, repr=False)
+    #: The ``Authorization`` header value per backend whose scheme is not ``Bearer <secret>``
+    #: (zendesk: HTTP basic of ``{email}/token:{token}``), filled in by the backend.
+    authorization: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Read-only views: an agent that writes to them would change what the next one sees.
         object.__setattr__(self, "urls", MappingProxyType(dict(self.urls)))
-        object.__setattr__(self, "credentials", MappingProxyType(dict(self.credentials)))
+        credentials = {name: _frozen(name, value) for name, value in self.credentials.items()}
+        object.__setattr__(self, "credentials", MappingProxyType(credentials))
+        object.__setattr__(self, "authorization", MappingProxyType(dict(self.authorization)))
 
     def auth(self, backend: str) -> dict[str, str]:
-        """``{"Authorization": "Bearer …"}`` for a backend."""
-        return {"Authorization": f"Bearer {self.credentials[backend]}"}
+        """The ``Authorization`` header for a backend: ``Bearer <secret>``, or the backend's
+        own scheme (zendesk: HTTP basic of ``{email}/token:{token}``)."""
+        header = self.authorization.get(backend)
+        if header is not None:
+            return {"Authorization": header}
+        credential = self.credentials[backend]
+        if not isinstance(credential, str):
+            raise TypeError(
+                f"chaoskit: the credential for {backend!r} has parts "
+                f"({', '.join(credential)}), not one secret, and the task names no header for "
+                f"it: read them from task.credentials[{backend!r}] and build the header its API "
+                "expects."
+            )
+        return {"Authorization": f"Bearer {credential}"}
+
+
+def _frozen(backend: str, value: object) -> Credential:
+    """A credential as the task keeps it: a string, or a read-only copy of its parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        return MappingProxyType(dict(value))
+    raise TypeError(
+        f"chaoskit: the credential for {backend!r} is {type(value).__name__} {value!r}; a "
+        "credential is a string or a mapping of strings to strings (a backend's "
+        "credential() gives one)."
+    )
 
 
 AgentResult: TypeAlias = str | Reply

@@ -67,6 +67,7 @@ def task_for(scenario: Scenario, data: WorldData, world: World) -> Task:
     acting = data.user if scenario.principal == "user" else data.service_account
     scope = tuple(c.account_id for c in data.customers if c.in_scope and c.account_id)
     credentials = {name: world[name].credential(acting.token) for name in world.backends}
+    headers = {name: world[name].authorization(c) for name, c in credentials.items()}
     store = TaskStore()
     store.attach(world)
     return Task(
@@ -77,6 +78,7 @@ def task_for(scenario: Scenario, data: WorldData, world: World) -> Task:
         budget=scenario.budget,
         id=f"task_{data.seed:05d}",
         store=store,
+        authorization={name: header for name, header in headers.items() if header is not None},
     )
 
 

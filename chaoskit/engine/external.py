@@ -38,6 +38,7 @@ from chaoskit.core.names import did_you_mean
 from chaoskit.engine.loopback import post_json
 from chaoskit.engine.runner import AgentFailed, AgentHung
 from chaoskit.world.guard import allowed_start
+from chaoskit.world.server import credential_environment
 from chaoskit.world.timepatch import real_monotonic
 
 __all__ = [
@@ -77,7 +78,10 @@ def task_document(task: Task) -> dict[str, Any]:
         "message": task.message,
         "principal": task.principal.model_dump(mode="json"),
         "urls": dict(task.urls),
-        "credentials": dict(task.credentials),
+        "credentials": {
+            name: value if isinstance(value, str) else dict(value)
+            for name, value in task.credentials.items()
+        },
         "budget": task.budget.model_dump(mode="json"),
         "id": task.id,
         "delivery": task.delivery,
@@ -90,9 +94,11 @@ def task_environment(task: Task, served_env: Mapping[str, str] = {}) -> dict[str
 
     ``CHAOSKIT_TASK_MESSAGE``, ``CHAOSKIT_USER_ID``, ``CHAOSKIT_USER_TOKEN``,
     ``CHAOSKIT_USER_SCOPE`` (comma-separated accounts), ``CHAOSKIT_TASK_ID``,
-    ``CHAOSKIT_TASK_DELIVERY``, and per backend
-    ``CHAOSKIT_<BACKEND>_URL`` and ``CHAOSKIT_<BACKEND>_TOKEN``; then the served world's
-    SDK overrides (``served_env``); loopback is kept away from any HTTP proxy.
+    ``CHAOSKIT_TASK_DELIVERY``, and per backend ``CHAOSKIT_<BACKEND>_URL`` and
+    ``CHAOSKIT_<BACKEND>_TOKEN`` (for a credential with parts, one
+    ``CHAOSKIT_<BACKEND>_<PART>`` each: ``CHAOSKIT_ZENDESK_SUBDOMAIN``, ``…_EMAIL``,
+    ``…_TOKEN``); then the served world's SDK overrides (``served_env``); loopback is kept
+    away from any HTTP proxy.
     """
     env = {
         "CHAOSKIT_TASK_MESSAGE": task.message,
@@ -104,8 +110,8 @@ def task_environment(task: Task, served_env: Mapping[str, str] = {}) -> dict[str
     }
     for name, url in task.urls.items():
         env[f"CHAOSKIT_{_env_name(name)}_URL"] = url
-    for name, secret in task.credentials.items():
-        env[f"CHAOSKIT_{_env_name(name)}_TOKEN"] = secret
+    for name, credential in task.credentials.items():
+        env.update(credential_environment(name, credential))
     env.update(served_env)
     no_proxy = "127.0.0.1,localhost,::1"
     for key in ("NO_PROXY", "no_proxy"):

@@ -30,6 +30,7 @@ from chaoskit.fakes.reference import BackendReference, reference
 from chaoskit.fakes.registry import backend_names, register_backend
 from chaoskit.fakes.sendgrid import SendGrid
 from chaoskit.fakes.ticketing import Ticketing
+from chaoskit.fakes.zendesk import Zendesk
 
 __all__ = [
     "CRM",
@@ -54,6 +55,7 @@ __all__ = [
     "ScriptedModel",
     "SendGrid",
     "Ticketing",
+    "Zendesk",
     "backend_names",
     "openapi",
     "reference",

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 import httpx
 from pydantic import BaseModel, Field, JsonValue
 
+from chaoskit.core.agent import Credential
 from chaoskit.core.errors import WorldError
 from chaoskit.core.models import FrozenModel
 
@@ -332,7 +333,8 @@ class FakeBackend:
     #: and handed to :meth:`apply_options` before each example. ``None``: it takes none.
     Options: ClassVar[type[BaseModel] | None] = None
     #: Environment variables that point this backend's official SDK at it in server mode
-    #: (``World.serve``), as templates of ``{url}`` (its base URL) and ``{credential}``.
+    #: (``World.serve``), as templates of ``{url}`` (its base URL), its ``{scheme}`` and
+    #: ``{netloc}``, and ``{credential}`` (``{credential[email]}`` for a part of one).
     sdk_environment: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, *, host: str | None = None) -> None:
@@ -352,13 +354,20 @@ class FakeBackend:
         """A fresh, empty state. Must be deep-copyable."""
         return {}
 
-    def credential(self, principal_token: str) -> str:
+    def credential(self, principal_token: str) -> Credential:
         """The credential an agent is handed for this backend (``task.credentials[name]``).
 
         Default: the acting principal's token, so every call is made on the user's behalf.
-        A backend with keys of its own (an API key, a provider key) returns one of those.
+        A backend with keys of its own (an API key, a provider key) returns one of those; one
+        whose SDK takes several values returns them by name (zendesk: ``subdomain``, ``email``,
+        ``token``).
         """
         return principal_token
+
+    def authorization(self, credential: Credential) -> str | None:
+        """The ``Authorization`` header value that presents ``credential``, when it is not
+        ``Bearer <credential>`` (``task.auth(name)`` sends it). Default: ``None``, bearer."""
+        return None
 
     def sample(self) -> dict[str, str]:
         """Seed this fresh fake with a few records for the API reference's examples.
@@ -498,7 +507,7 @@ class FakeBackend:
         Handy on its own, e.g. ``httpx.Client(transport=httpx.MockTransport(fake.serve))``;
         inside a world the shared router does the matching and faults apply.
         """
-        found = self.match(raw.method, raw.url.path)
+        found = self.match(raw.method, self.route_path(raw.url.path))
         if found is None:
             return self.not_found(raw)
         return self.handle(raw, *found)
@@ -512,6 +521,12 @@ class FakeBackend:
         {'object': 'list', 'data': []}
         """
         return self.serve(httpx.Request(method, f"https://{self.host}{path}", **kwargs))
+
+    @classmethod
+    def route_path(cls, path: str) -> str:
+        """A request's path as this fake's routes and fault targets name it. Default: as sent;
+        zendesk drops the ``.json`` its clients add (``/api/v2/tickets.json``)."""
+        return path
 
     @classmethod
     def match(cls, method: str, path: str) -> tuple[Route, dict[str, str]] | None:

@@ -128,7 +128,7 @@ class BackendReference(FrozenModel):
     body_encoding: Literal["json", "form"]
     auth_schemes: tuple[str, ...]
     #: What a task hands the agent for this backend (``task.credentials[name]``).
-    credential: str
+    credential: str | dict[str, str]
     #: Whether a request without a credential is refused (else it acts anonymously).
     auth_required: bool
     routes: tuple[RouteReference, ...]
@@ -156,7 +156,9 @@ def reference(backend: FakeBackend | type[FakeBackend]) -> BackendReference:
         host=host,
         body_encoding=cls.body_encoding,
         auth_schemes=cls.auth_schemes,
-        credential=sample.credential,
+        credential=sample.credential
+        if isinstance(sample.credential, str)
+        else dict(sample.credential),
         auth_required=anonymous is not None and anonymous.status == 401,
         routes=routes,
         faults=(
@@ -179,6 +181,8 @@ def describe_type(schema: Mapping[str, Any]) -> str:
         return " or ".join(describe_type(s) for s in options)
     if "enum" in schema:
         return "one of: " + ", ".join(str(v) for v in schema["enum"])
+    if "$ref" in schema:  # a nested model: its fields are in the body's JSON Schema
+        return f"object ({str(schema['$ref']).rsplit('/', 1)[-1]})"
     kind = str(schema.get("type", "any"))
     if kind == "array":
         return f"array of {describe_type(schema.get('items', {}))}"
@@ -263,6 +267,7 @@ class _Sample:
         self.fake = cls()
         self.values = self.fake.sample()
         self.credential = self.fake.credential(self.values.get("token", ""))
+        self.header = self.fake.authorization(self.credential)
 
     def send(
         self,
@@ -282,12 +287,21 @@ class _Sample:
         for name in route.path_params:
             value = str(fields.pop(name))
             path = path.replace("{" + name + "}", _unknown_id(value) if unknown_ids else value)
-        return self._exchange(route, title, path, fields, self.credential if auth is None else auth)
+        return self._exchange(route, title, path, fields, self._auth(auth))
+
+    def _auth(self, credential: str | None) -> dict[str, str]:
+        """The headers presenting ``credential``, or this sample's own credential."""
+        if credential is not None:
+            return _auth_headers(self.fake.auth_schemes, credential)
+        if self.header is not None:
+            return {"Authorization": self.header}
+        if isinstance(self.credential, str):
+            return _auth_headers(self.fake.auth_schemes, self.credential)
+        return {}
 
     def _exchange(
-        self, route: Route, title: str, path: str, fields: dict[str, Any], credential: str
+        self, route: Route, title: str, path: str, fields: dict[str, Any], headers: dict[str, str]
     ) -> Exchange:
-        headers = _auth_headers(self.fake.auth_schemes, credential)
         kwargs: dict[str, Any] = {"headers": headers}
         sent = None
         if route.method in _BODYLESS:

@@ -24,6 +24,7 @@ from chaoskit.fakes.model import AnthropicModel, OpenAIModel
 from chaoskit.fakes.payments import Payments
 from chaoskit.fakes.sendgrid import SendGrid
 from chaoskit.fakes.ticketing import Ticketing
+from chaoskit.fakes.zendesk import Zendesk
 
 __all__ = [
     "BUILTIN_BACKENDS",
@@ -47,11 +48,12 @@ BUILTIN_BACKENDS: Mapping[str, type[FakeBackend]] = {
 
 #: Built-in fakes that speak a vendor's own wire format over the same generated world. A
 #: scenario names them (``backends = ["hubspot"]``); a default world leaves them out, since
-#: each one doubles a built-in (hubspot the crm, sendgrid the email fake) and claims the
-#: vendor's real host.
+#: each one doubles a built-in (hubspot the crm, sendgrid the email fake, zendesk the
+#: ticketing) and claims the vendor's real host.
 DIALECT_BACKENDS: Mapping[str, type[FakeBackend]] = {
     "hubspot": HubSpot,
     "sendgrid": SendGrid,
+    "zendesk": Zendesk,
 }
 
 _REGISTERED: dict[str, type[FakeBackend]] = {}

@@ -54,11 +54,17 @@ from chaoskit.world.timepatch import real_monotonic
 from chaoskit.world.wire import Connection, Routed
 
 if TYPE_CHECKING:
-    from chaoskit.core.agent import Task
+    from chaoskit.core.agent import Credential, Task
     from chaoskit.fakes import FakeBackend
     from chaoskit.world.world import World
 
-__all__ = ["DEFAULT_TIME_SCALE", "Routing", "Served", "is_server_thread"]
+__all__ = [
+    "DEFAULT_TIME_SCALE",
+    "Routing",
+    "Served",
+    "credential_environment",
+    "is_server_thread",
+]
 
 Routing = Literal["per-backend", "host"]
 #: Real seconds per virtual second in server mode.
@@ -124,21 +130,18 @@ class Served:
         credentials as ``CHAOSKIT_<BACKEND>_TOKEN``."""
         return self.env_for(None if self.task is None else self.task.credentials)
 
-    def env_for(self, credentials: Mapping[str, str] | None) -> dict[str, str]:
+    def env_for(self, credentials: Mapping[str, Credential] | None) -> dict[str, str]:
         """:attr:`env` plus ``CHAOSKIT_<BACKEND>_TOKEN`` for each of ``credentials`` (a task's
-        ``credentials``), which also fill the SDK variables' keys."""
+        ``credentials``; a credential with parts gives ``CHAOSKIT_<BACKEND>_<PART>`` for each
+        part), which also fill the SDK variables' keys."""
         env: dict[str, str] = {}
         for name, fake in self.world.backends.items():
             url = self.urls[name]
-            key = _env_name(name)
-            env[f"CHAOSKIT_{key}_URL"] = url
+            env[f"CHAOSKIT_{_env_name(name)}_URL"] = url
             credential = (credentials or {}).get(name) or fake.credential("")
             if credentials is not None and name in credentials:
-                env[f"CHAOSKIT_{key}_TOKEN"] = credentials[name]
-            for var, template in fake.sdk_environment.items():
-                if "{credential}" in template and not credential:
-                    continue
-                env[var] = template.format(url=url, credential=credential)
+                env.update(credential_environment(name, credentials[name]))
+            env.update(_sdk_environment(fake, url, credential))
         return env
 
     @property
@@ -432,6 +435,30 @@ def _hostname(netloc: str) -> str:
     if netloc.startswith("["):
         return netloc[1:].partition("]")[0].lower()
     return netloc.rpartition(":")[0].lower() if ":" in netloc else netloc.lower()
+
+
+def credential_environment(backend: str, credential: Credential) -> dict[str, str]:
+    """A task's credential for ``backend`` as environment variables: a secret as
+    ``CHAOSKIT_<BACKEND>_TOKEN``, parts as ``CHAOSKIT_<BACKEND>_<PART>`` each."""
+    prefix = f"CHAOSKIT_{_env_name(backend)}"
+    if isinstance(credential, str):
+        return {f"{prefix}_TOKEN": credential}
+    return {f"{prefix}_{_env_name(part)}": value for part, value in credential.items()}
+
+
+def _sdk_environment(fake: FakeBackend, url: str, credential: Credential) -> dict[str, str]:
+    """The fake's SDK variables, filled in: ``{url}``, its ``{scheme}`` and ``{netloc}``, and
+    ``{credential}`` (``{credential[email]}`` for a part); one that needs a credential the
+    fake cannot give without a task is left out."""
+    parts = urlsplit(url)
+    env: dict[str, str] = {}
+    for var, template in fake.sdk_environment.items():
+        if "{credential" in template and not credential:
+            continue
+        env[var] = template.format(
+            url=url, scheme=parts.scheme, netloc=parts.netloc, credential=credential
+        )
+    return env
 
 
 def _env_name(name: str) -> str:

@@ -293,10 +293,11 @@ class World:
             fake = self._passed(request.url.host, request.url.port)
         if fake is None:
             return self._via_router(request, client)
-        found = fake.match(request.method, request.url.path)
+        path = fake.route_path(request.url.path)
+        found = fake.match(request.method, path)
         if found is None:
             return _description(fake, request) or fake.not_found(request)
-        return self._serve(fake, found[0], request, found[1], client, timeout)
+        return self._serve(fake, found[0], request, found[1], client, timeout, path)
 
     # -- crashes and task.store -----------------------------------------------------------------
 
@@ -375,6 +376,7 @@ class World:
         params: dict[str, str],
         client: Client,
         timeout: float | None,
+        path: str,
     ) -> httpx.Response:
         index = self.next_call()
         now = self.clock.monotonic()
@@ -394,7 +396,7 @@ class World:
             index=index,
             backend=fake.name,
             method=request.method,
-            path=request.url.path,
+            path=path,
             route=str(spec),
             at=now,
         )
@@ -621,7 +623,9 @@ def _outcome(response: httpx.Response, now: float) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "status": response.status_code,
         "request_id": headers.get("request-id"),
-        "replayed": headers.get("idempotent-replayed") == "true",
+        # Stripe says `Idempotent-Replayed: true`, Zendesk `x-idempotency-lookup: hit`.
+        "replayed": headers.get("idempotent-replayed") == "true"
+        or headers.get("x-idempotency-lookup") == "hit",
     }
     if response.status_code >= 400:
         fields["error_code"] = _error_code(response)
