@@ -26,6 +26,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,51 @@ def _bare_mocks(fake: Payments, url: str) -> dict[str, Callable[[], Any]]:
         "bare httpx2": lambda: hx2.get(url, headers=AUTH),
         "bare requests": lambda: session.get(url, headers=AUTH, timeout=5),
     }
+
+
+# -- 1c. a vendor SDK through the world: zenpy ---------------------------------------------------
+
+
+def zenpy_per_call(calls: int, rounds: int) -> list[Row]:
+    """zenpy showing a ticket through the world, against zenpy on a session whose adapter
+    answers from the same fake in memory (the bare mock a zenpy user would write)."""
+    from zenpy import Zenpy
+
+    from chaoskit.fakes import Zendesk
+    from chaoskit.world.intercept import _requests_response
+
+    fake = Zendesk()
+    world = World([fake], trace_limit=10**9)
+
+    class Adapter(requests.adapters.BaseAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            native = httpx.Request(
+                request.method, request.url, headers=dict(request.headers),
+                content=request.body or b"",
+            )  # fmt: skip
+            return _requests_response(self, request, fake.serve(native))
+
+    def seeded() -> tuple[dict[str, str], int]:
+        values = fake.sample()
+        credential = dict(fake.credential(values["token"]))  # type: ignore[arg-type]
+        return credential, int(values["ticket"])
+
+    session = requests.Session()
+    session.mount("https://", Adapter())
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        world.reset()
+        credential, ticket = seeded()
+        bare = Zenpy(**credential, session=session, disable_cache=True)
+        cost = _mean_per_call(partial(bare.tickets, id=ticket), calls)
+        best["bare"] = min(best.get("bare", 1e9), cost)
+        with world:
+            client = Zenpy(**credential, disable_cache=True)
+            cost = _mean_per_call(partial(client.tickets, id=ticket), calls)
+        best["world"] = min(best.get("world", 1e9), cost)
+    ratio = best["world"] / best["bare"]
+    note = f"{best['world'] * 1e6:.0f} µs vs {best['bare'] * 1e6:.0f} µs per tickets(id=…)"
+    return [Row("zenpy via the world vs a bare mock adapter", ratio, "× (ratio)", "—", None, note)]
 
 
 # -- 1b. cost per call in server mode ------------------------------------------------------------
@@ -1228,6 +1274,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += per_call_hubspot(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_sendgrid(calls=50 if q else 1000, rounds=2 if q else 7)
     rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
+    rows += zenpy_per_call(calls=30 if q else 1000, rounds=2 if q else 7)
     rows += task_chaos(calls=50 if q else 2000, rounds=2 if q else 7, examples=10 if q else 200)
     rows += throughput(examples=10 if q else 300)
     rows += one_scenario_on_two_workers(examples=20 if q else 3000, rounds=1 if q else 3)

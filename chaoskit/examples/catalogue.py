@@ -184,6 +184,12 @@ PAIRS: tuple[Pair, ...] = (
         scenarios={"hubspot_duplicate_contact": ("at_most_one_effect_per_intent",)},
     ),
     Pair(
+        module="zendesk_tickets",
+        defect="a zenpy agent creates the Zendesk ticket again after a timeout",
+        fix="Idempotency-Key and external_id from the intent, lookup before retrying",
+        scenarios={"zendesk_ticket_rate_limited": ("at_most_one_effect_per_intent",)},
+    ),
+    Pair(
         module="llm",
         defect="runs every tool call the model returns and replies with the model's text",
         fix="checked, deduped, intent-keyed and capped tool calls; the reply comes from the tools",
