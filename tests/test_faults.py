@@ -285,3 +285,59 @@ def test_a_malformed_target_explains_the_syntax() -> None:
 def test_a_rule_needs_exactly_one_schedule() -> None:
     with pytest.raises(ValueError, match="exactly one schedule"):
         FaultRule(fault=RateLimit(), target=Target.parse("notes: /notes"), calls=(1,), always=True)
+
+
+# -- requests: the urllib3 Retry mounted on an adapter runs, as inside a real adapter --------
+
+
+def _session(retry: Any) -> requests.Session:
+    session = requests.Session()
+    session.mount("https://", requests.adapters.HTTPAdapter(max_retries=retry))
+    return session
+
+
+def test_a_retry_mounted_on_a_requests_adapter_retries_a_503_with_its_backoff() -> None:
+    from urllib3.util.retry import Retry
+
+    storm = rule(ServerError(status=503, burst=2), target="notes: GET /notes")
+    retry = Retry(total=3, status_forcelist=[503], backoff_factor=1)
+    with World([Notes()], faults=[storm]) as world:
+        answer = _session(retry).get(URL, timeout=5)
+    assert answer.status_code == 200
+    assert len(world.trace.of("request")) == 3
+    assert world.clock.monotonic() == pytest.approx(2)  # urllib3's backoff, virtual: 0 s, 2 s
+
+
+def test_a_spent_adapter_retry_raises_retry_error_and_a_post_is_never_retried() -> None:
+    from urllib3.util.retry import Retry
+
+    retry = Retry(total=2, status_forcelist=[503])
+    storm = rule(ServerError(status=503), target="notes: * /notes", always=True)
+    with World([Notes()], faults=[storm]) as world:
+        with pytest.raises(requests.exceptions.RetryError):
+            _session(retry).get(URL, timeout=5)
+        assert _session(retry).post(URL, json={"text": "x"}, timeout=5).status_code == 503
+    assert [r.method for r in world.trace.of("request")] == ["GET"] * 3 + ["POST"]  # type: ignore[union-attr]
+
+
+def test_the_default_adapter_still_sends_each_request_once() -> None:
+    timeout = rule(TimeoutBeforeCommit(), target="notes: GET /notes", calls=(1,))
+    with (
+        World([Notes()], faults=[timeout]) as world,
+        pytest.raises(requests.exceptions.ReadTimeout),
+    ):
+        requests.get(URL, timeout=5)
+    assert len(world.trace.of("request")) == 1
+
+
+def test_an_adapter_retry_retries_a_timed_out_get_and_then_raises_connection_error() -> None:
+    from urllib3.util.retry import Retry
+
+    timeouts = rule(TimeoutBeforeCommit(), target="notes: GET /notes", always=True)
+    with (
+        World([Notes()], faults=[timeouts]) as world,
+        pytest.raises(requests.exceptions.ConnectionError) as caught,
+    ):
+        _session(Retry(total=2)).get(URL, timeout=5)
+    assert not isinstance(caught.value, requests.exceptions.ReadTimeout)  # as requests does
+    assert len(world.trace.of("request")) == 3

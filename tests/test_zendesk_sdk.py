@@ -239,12 +239,25 @@ def test_a_429_carries_zendesks_body_and_whole_second_retry_after() -> None:
     assert answer.json()["error"] == "APIRateLimitExceeded"
 
 
-def test_a_503_raises_api_exception_with_zendesks_body() -> None:
+def test_a_503_on_a_create_raises_api_exception_with_zendesks_body_unretried() -> None:
     made = account(at(ServerError(status=503), calls=(1,)))
     with made.world, pytest.raises(APIException) as caught:
         made.zenpy().tickets.create(_new_ticket())
     assert caught.value.response.status_code == 503
     assert json.loads(str(caught.value))["error"] == "ServiceUnavailable"
+    assert len(made.world.trace.of("request")) == 1  # urllib3 never retries a POST
+
+
+def test_zenpys_own_urllib3_retry_passes_a_503_on_a_read_and_gives_up_on_a_storm() -> None:
+    me = Target.parse("zendesk: GET /api/v2/users/me")
+    made = account(FaultRule(fault=ServerError(status=503, burst=2), target=me, calls=(1,)))
+    with made.world:
+        assert made.zenpy().users.me().role == "agent"  # zenpy's adapter retried twice
+    assert len(made.world.trace.of("request")) == 3
+    storm = account(FaultRule(fault=ServerError(status=503), target=me, always=True))
+    with storm.world, pytest.raises(requests.exceptions.RetryError):
+        storm.zenpy().users.me()  # Retry(total=3) on 413 and 503, as zenpy mounts it
+    assert len(storm.world.trace.of("request")) == 4
 
 
 def test_a_timeout_after_commit_raises_read_timeout_and_the_ticket_exists() -> None:

@@ -143,6 +143,14 @@ def _requests_timeout(timeout: Any) -> float | None:
 
 
 def _via_requests(dispatcher: Dispatcher, adapter: Any, prepared: Any, timeout: Any) -> Any:
+    """Serve a prepared request as ``adapter.send`` would, its urllib3 ``Retry`` included.
+
+    An adapter mounted with ``max_retries=Retry(...)`` (zenpy mounts one retrying 413 and 503)
+    has urllib3 retry inside ``send``: statuses in its ``status_forcelist`` (or with
+    ``Retry-After``), timeouts and resets, for the methods it allows, sleeping its backoff on
+    the virtual clock; exhausted, requests raises ``RetryError`` or ``ConnectionError``. The
+    default adapter's ``Retry(0, read=False)`` retries nothing.
+    """
     body = prepared.body
     if body is None:
         content = b""
@@ -156,11 +164,79 @@ def _via_requests(dispatcher: Dispatcher, adapter: Any, prepared: Any, timeout: 
         prepared.method, prepared.url, headers=dict(prepared.headers), content=content
     )
     read_timeout = _requests_timeout(timeout)
+    retries = getattr(adapter, "max_retries", None)
+    while True:
+        try:
+            response = dispatcher.dispatch(native, client="requests", timeout=read_timeout)
+        except FaultSignal as signal:
+            if signal.what == "unrouted" or retries is None:
+                raise _requests_error(signal, prepared, native, read_timeout) from None
+            retries = _retry_error(retries, signal, prepared, native, read_timeout)
+            continue
+        if retries is None or not _retry_status(retries, prepared, response):
+            return _requests_response(adapter, prepared, response)
+        try:
+            retries = _retry_response(retries, prepared, response)
+        except _KeepResponse:
+            return _requests_response(adapter, prepared, response)
+
+
+class _KeepResponse(Exception):
+    """The retries ran out on a status, and the ``Retry`` says to return the last response."""
+
+
+def _urllib3_error(signal: FaultSignal, host: str, timeout: float | None) -> Exception:
+    from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+    if signal.what == "timeout":
+        return ReadTimeoutError(None, host, f"Read timed out. (read timeout={timeout})")  # type: ignore[arg-type]
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    return ProtocolError("Connection aborted.", reset)
+
+
+def _retry_error(
+    retries: Any, signal: FaultSignal, prepared: Any, native: httpx.Request, timeout: float | None
+) -> Any:
+    """The next ``Retry`` after a timeout or reset, or the exception requests raises."""
+    from requests import exceptions
+    from urllib3.exceptions import MaxRetryError
+
+    error = _urllib3_error(signal, native.url.host, timeout)
     try:
-        response = dispatcher.dispatch(native, client="requests", timeout=read_timeout)
-    except FaultSignal as signal:
-        raise _requests_error(signal, prepared, native, read_timeout) from None
-    return _requests_response(adapter, prepared, response)
+        retries = retries.increment(prepared.method, prepared.url, error=error)
+    except MaxRetryError as exhausted:
+        raise exceptions.ConnectionError(exhausted, request=prepared) from None
+    except Exception:  # not retryable: urllib3 re-raises the error itself
+        raise _requests_error(signal, prepared, native, timeout) from None
+    retries.sleep()
+    return retries
+
+
+def _retry_status(retries: Any, prepared: Any, response: httpx.Response) -> bool:
+    has_retry_after = bool(response.headers.get("retry-after"))
+    return bool(retries.is_retry(prepared.method, response.status_code, has_retry_after))
+
+
+def _retry_response(retries: Any, prepared: Any, response: httpx.Response) -> Any:
+    """The next ``Retry`` after a status it retries (slept), or ``RetryError`` when spent."""
+    from requests import exceptions
+    from urllib3 import HTTPResponse
+    from urllib3.exceptions import MaxRetryError
+
+    seen = HTTPResponse(
+        body=response.content,
+        headers=dict(response.headers.multi_items()),
+        status=response.status_code,
+        preload_content=True,
+    )
+    try:
+        retries = retries.increment(prepared.method, prepared.url, response=seen)
+    except MaxRetryError as exhausted:
+        if retries.raise_on_status:
+            raise exceptions.RetryError(exhausted, request=prepared) from None
+        raise _KeepResponse from None
+    retries.sleep(seen)
+    return retries
 
 
 def _requests_response(adapter: Any, prepared: Any, response: httpx.Response) -> Any:
