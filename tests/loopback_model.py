@@ -32,8 +32,11 @@ PROMPT_TOKENS = 100
 COMPLETION_TOKENS = 20
 
 
-def answer(body: dict[str, Any], rng: random.Random, repeat: float) -> dict[str, Any]:
-    """The next assistant message for a conversation."""
+def answer(
+    body: dict[str, Any], rng: random.Random, repeat: float, log: Path | None = None
+) -> dict[str, Any]:
+    """The next assistant message for a conversation; each repeat-or-not decision is appended
+    to ``log`` (JSON lines: the order, and whether the refund was repeated)."""
     messages = body["messages"]
     user = next(m["content"] for m in messages if m["role"] == "user")
     calls = [c for m in messages if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
@@ -45,8 +48,15 @@ def answer(body: dict[str, Any], rng: random.Random, repeat: float) -> dict[str,
         results = " ".join(str(m.get("content")) for m in messages if m["role"] == "tool")
         charge = CHARGE.search(results)
         return _call(rng, "refund", {"charge": charge.group(0) if charge else "?", "amount": 500})
-    if len(refunds) == 1 and rng.random() < repeat:
-        return _call(rng, "refund", json.loads(refunds[0]["function"]["arguments"]))
+    if len(refunds) == 1:
+        repeated = rng.random() < repeat
+        if log is not None:
+            order = ORDER.search(user)
+            with log.open("a") as handle:
+                handle.write(json.dumps({"order": order and order.group(0), "repeated": repeated}))
+                handle.write("\n")
+        if repeated:
+            return _call(rng, "refund", json.loads(refunds[0]["function"]["arguments"]))
     return {"role": "assistant", "content": "I refunded the $5.00 delivery fee."}
 
 
@@ -59,8 +69,10 @@ def _call(rng: random.Random, name: str, arguments: dict[str, Any]) -> dict[str,
     return {"role": "assistant", "content": None, "tool_calls": [call]}
 
 
-def completion(body: dict[str, Any], rng: random.Random, repeat: float) -> dict[str, Any]:
-    message = answer(body, rng, repeat)
+def completion(
+    body: dict[str, Any], rng: random.Random, repeat: float, log: Path | None
+) -> dict[str, Any]:
+    message = answer(body, rng, repeat, log)
     finish = "tool_calls" if message.get("tool_calls") else "stop"
     return {
         "id": f"chatcmpl-{rng.getrandbits(64):016x}",
@@ -76,7 +88,7 @@ def completion(body: dict[str, Any], rng: random.Random, repeat: float) -> dict[
     }
 
 
-def serve(seed: int, repeat: float) -> ThreadingHTTPServer:
+def serve(seed: int, repeat: float, log: Path | None = None) -> ThreadingHTTPServer:
     rng = random.Random(seed)
 
     class Handler(BaseHTTPRequestHandler):
@@ -85,7 +97,7 @@ def serve(seed: int, repeat: float) -> ThreadingHTTPServer:
             if self.path != "/v1/chat/completions":
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
                 return
-            self._send(200, completion(body, rng, repeat))
+            self._send(200, completion(body, rng, repeat, log))
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
             data = json.dumps(payload).encode()
@@ -125,10 +137,11 @@ class LoopbackModel:
 
 
 @contextmanager
-def loopback_model(*, seed: int, repeat: float) -> Iterator[LoopbackModel]:
+def loopback_model(*, seed: int, repeat: float, log: Path | None = None) -> Iterator[LoopbackModel]:
     """The server in a process of its own (started outside any world), stopped after."""
+    command = [sys.executable, str(Path(__file__)), "--seed", str(seed), "--repeat", str(repeat)]
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__)), "--seed", str(seed), "--repeat", str(repeat)],
+        [*command, *(["--log", str(log)] if log is not None else [])],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -144,8 +157,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=float, default=0.5)
+    parser.add_argument("--log", type=Path, default=None)
     args = parser.parse_args()
-    server = serve(args.seed, args.repeat)
+    server = serve(args.seed, args.repeat, args.log)
     print(server.server_address[1], flush=True)
     sys.stdout.close()
     server.serve_forever()
