@@ -34,6 +34,7 @@ from chaoskit.fakes.payments.params import (
     NewPaymentIntent,
     NewRefund,
     PaymentIntentFilter,
+    PaymentsOptions,
     RefundFilter,
     RefundReason,
 )
@@ -52,7 +53,10 @@ class Payments(_StripeObjects, _Idempotent):
     does: the first result is stored once execution begins (declines and 500s included) and
     replayed with ``Idempotent-Replayed: true``; the same key with other parameters is a 400
     ``idempotency_error``; a key still in flight is a 409; validation errors are not stored;
-    keys expire after 24 hours of virtual time.
+    keys expire after 24 hours of virtual time; keys over 255 characters are refused.
+    ``commit_latency`` (virtual seconds, also a scenario's ``[payments] commit_latency``) keeps
+    a keyed request's answer invisible that long after it began: a request reusing its key
+    meanwhile, concurrent or a client's retry, gets Stripe's 409 ``idempotency_key_in_use``.
 
     >>> import stripe
     >>> fake = Payments()
@@ -79,10 +83,22 @@ class Payments(_StripeObjects, _Idempotent):
         """The platform's secret key: payments are made by the platform, not the user."""
         return self.DEFAULT_API_KEY
 
-    def __init__(self, *, host: str | None = None, api_keys: Mapping[str, str] | None = None):
+    Options = PaymentsOptions
+
+    def __init__(
+        self,
+        *,
+        host: str | None = None,
+        api_keys: Mapping[str, str] | None = None,
+        commit_latency: float = 0.0,
+    ):
         #: Accepted secret keys, each mapped to the principal recorded on ledger entries.
         self.api_keys: dict[str, str] = dict(api_keys or {self.DEFAULT_API_KEY: "platform"})
-        super().__init__(host=host)
+        super().__init__(host=host, commit_latency=commit_latency)
+
+    def apply_options(self, options: PaymentsOptions) -> None:
+        """A scenario's ``[payments]`` table: ``commit_latency = 2.0``."""
+        self.set_commit_latency(options.commit_latency)
 
     # -- seeding and reading, for world generators and invariants --------------------------
 
@@ -215,11 +231,11 @@ class Payments(_StripeObjects, _Idempotent):
         # A bare charge is built like an intent's charge, from an intent that has no id.
         intent: _Object = {"id": None, "amount": amount, "currency": currency}
         intent |= {"customer": customer, "description": p.string("description")}
-        intent["metadata"] = p.metadata()
+        intent |= {"metadata": p.metadata(), "receipt_email": p.string("receipt_email")}
         if customer is not None:
             self._find("customer", customer, param="customer")
         card = _CARD_ON_FILE if source is None else self._card(source, "tok_", "source")
-        charge = self._new_charge(intent, card)
+        charge = self._new_charge(intent, card, source=True)
         self._record_charge(req, charge)
         if card.declined:
             return self._declined(card, charge)
@@ -266,6 +282,7 @@ class Payments(_StripeObjects, _Idempotent):
             customer=customer,
             description=p.string("description"),
             metadata=p.metadata(),
+            receipt_email=p.string("receipt_email"),
         )
         intent |= {"payment_method": method, "status": _pending_status(method)}
         self._record_intent(req, "payment_intent.created", intent)

@@ -4,8 +4,14 @@
 once execution begins (declines and 500s included) and replayed with ``Idempotent-Replayed:
 true``; the same key with other parameters, or on another endpoint, is a 400
 ``idempotency_error``; a key still in flight is a 409 ``idempotency_key_in_use``; validation
-errors are not stored; keys expire after :data:`IDEMPOTENCY_TTL` of virtual time. Keys are
-scoped to the principal and live outside the fake's ``state``, so a stale read never swaps them.
+errors are not stored; keys expire after :data:`IDEMPOTENCY_TTL` of virtual time; a key longer
+than :data:`MAX_KEY_LENGTH` characters is refused. Keys are scoped to the principal and live
+outside the fake's ``state``, so a stale read never swaps them.
+
+A stored answer becomes visible to other requests ``commit_latency`` virtual seconds after its
+request began (0 by default): until then the key is in flight and a request reusing it gets
+the 409, so concurrent requests, or a client's own retry after a timeout, can meet the
+window deterministically.
 """
 
 from __future__ import annotations
@@ -17,11 +23,14 @@ from typing import Final
 
 import httpx
 
+from chaoskit.core.errors import WorldError
 from chaoskit.fakes.base import FakeRequest, Route
-from chaoskit.fakes.payments.wire import _Invalid, _Refused, _StripeWire
+from chaoskit.fakes.payments.wire import _Invalid, _pairs, _Refused, _StripeWire
 
 #: Stripe prunes idempotency keys once they are at least this old.
 IDEMPOTENCY_TTL: Final = 24 * 60 * 60.0
+#: Stripe refuses longer ``Idempotency-Key`` values.
+MAX_KEY_LENGTH: Final = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +58,12 @@ class _KeyRecord:
     path: str
     params: tuple[tuple[str, str], ...]
     started_at: float
+    #: When the answer becomes visible to other requests (its commit, in virtual time).
+    visible_at: float
     answer: _Answer | None = None
+
+    def in_flight(self, now: float) -> bool:
+        return self.answer is None or now < self.visible_at
 
     def expired(self, now: float) -> bool:
         return self.answer is not None and now - self.started_at >= IDEMPOTENCY_TTL
@@ -58,11 +72,16 @@ class _KeyRecord:
 class _Idempotent(_StripeWire):
     """Stripe's request pipeline: authentication, then idempotency, then the handler."""
 
-    def __init__(self, *, host: str | None = None) -> None:
+    def __init__(self, *, host: str | None = None, commit_latency: float = 0.0) -> None:
         # Idempotency keys live outside `state`: a stale read swaps `state`, never these.
         self._keys: dict[tuple[str, str], _KeyRecord] = {}
         self._keys_lock = threading.Lock()
+        self.commit_latency = _latency(commit_latency)
         super().__init__(host=host)
+
+    def set_commit_latency(self, seconds: float) -> None:
+        """How many virtual seconds a keyed request stays in flight (409 to its key's reuse)."""
+        self.commit_latency = _latency(seconds)
 
     def reset(self) -> None:
         """Forget everything, idempotency keys included."""
@@ -93,6 +112,9 @@ class _Idempotent(_StripeWire):
         if req.method != "POST" or not key:
             with self.lock:
                 return self.dispatch(req, route)
+        if len(key) > MAX_KEY_LENGTH:
+            # Refused before anything runs, so nothing is stored under it.
+            return self._refusal(_Invalid(_KEY_LENGTH.format(length=len(key))))
         return self._idempotent(req, route, key)
 
     def _idempotent(self, req: FakeRequest, route: Route, key: str) -> httpx.Response:
@@ -113,11 +135,12 @@ class _Idempotent(_StripeWire):
 
     def _claim(self, slot: tuple[str, str], req: FakeRequest) -> _KeyRecord | httpx.Response:
         """Mark the key in flight, or answer at once: a replay, a 409 or an idempotency_error."""
-        params = tuple(sorted(req.form().items()))
+        params = tuple(sorted(_pairs(req)))
         with self._keys_lock:
+            now = self.now()
             record = self._keys.get(slot)
-            if record is None or record.expired(self.now()):
-                record = _KeyRecord(req.path, params, started_at=self.now())
+            if record is None or record.expired(now):
+                record = _KeyRecord(req.path, params, now, visible_at=now + self.commit_latency)
                 self._keys[slot] = record
                 return record
             return self._conflict(record, slot[1], req.path, params)
@@ -125,7 +148,7 @@ class _Idempotent(_StripeWire):
     def _conflict(
         self, record: _KeyRecord, key: str, path: str, params: tuple[tuple[str, str], ...]
     ) -> httpx.Response:
-        if record.answer is None:
+        if record.answer is None or record.in_flight(self.now()):
             return self.error(
                 409,
                 "There is currently another in-progress request using this Idempotent Key (that "
@@ -172,3 +195,19 @@ class _Idempotent(_StripeWire):
             return self._refusal(refusal), True
         except Exception as exc:
             return self._crash(req, exc), True
+
+
+_KEY_LENGTH = (
+    "Idempotent key length is {length}, which is outside accepted lengths. Idempotent Keys "
+    f"must be 1-{MAX_KEY_LENGTH} characters long. If you're looking for a decent generator, "
+    "try using a UUID defined by IETF RFC 4122."
+)
+
+
+def _latency(seconds: float) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+        raise WorldError(
+            f"chaoskit: commit_latency must be a number of virtual seconds >= 0, got "
+            f"{seconds!r}; 0 (the default) makes a stored answer visible at once."
+        )
+    return float(seconds)

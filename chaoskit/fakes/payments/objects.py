@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -19,21 +20,80 @@ import httpx
 from pydantic import JsonValue
 
 from chaoskit.core.errors import WorldError
-from chaoskit.fakes.base import FakeRequest, declared, param_names
+from chaoskit.fakes.base import FakeRequest, Route, declared, param_names
 from chaoskit.fakes.payments.params import PAGING, Expand
+from chaoskit.fakes.payments.reading import check_expand, created_filter, page_window
 from chaoskit.fakes.payments.wire import (
+    _indexed,
     _Invalid,
     _key,
     _nest,
     _Object,
+    _pairs,
     _Params,
     _Refused,
     _StripeWire,
 )
 
+_COLLECTIONS: Final = {
+    "customers": "customer",
+    "charges": "charge",
+    "payment_intents": "payment_intent",
+    "refunds": "refund",
+}
 _PREFIXES: Final = {"cus": "customer", "ch": "charge", "pi": "payment_intent", "re": "refund"}
 _SYMBOLS: Final = {"usd": "$", "eur": "€", "gbp": "£"}
 _ZERO_DECIMAL: Final = frozenset({"bif", "clp", "jpy", "krw", "pyg", "vnd", "xaf", "xof"})
+# Fields Stripe always returns that stay null here (Connect, Radar reviews, shipping…).
+_CHARGE_NULLS: Final = (
+    "application",
+    "application_fee",
+    "application_fee_amount",
+    "failure_balance_transaction",
+    "on_behalf_of",
+    "review",
+    "shipping",
+    "source_transfer",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "transfer_data",
+    "transfer_group",
+)
+_INTENT_NULLS: Final = (
+    "application",
+    "application_fee_amount",
+    "automatic_payment_methods",
+    "canceled_at",
+    "cancellation_reason",
+    "customer_account",
+    "excluded_payment_method_types",
+    "managed_payments",
+    "next_action",
+    "on_behalf_of",
+    "payment_method_configuration_details",
+    "processing",
+    "review",
+    "setup_future_usage",
+    "shipping",
+    "source",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "transfer_data",
+    "transfer_group",
+)
+_INVOICE_SETTINGS: Final = (
+    "custom_fields",
+    "default_payment_method",
+    "footer",
+    "rendering_options",
+)
+_CARD_OPTIONS: Final = {
+    "installments": None,
+    "mandate_options": None,
+    "network": None,
+    "request_three_d_secure": "automatic",
+}
+_EXP_YEAR: Final = 2034
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +154,13 @@ class _StripeObjects(_StripeWire):
         metadata: dict[str, str] | None = None,
     ) -> _Object:
         customer = self._stamp("customer", "cus", livemode=True)
-        customer |= {"balance": 0, "currency": None, "delinquent": False}
-        customer |= {"description": description, "email": email, "name": name, "phone": phone}
-        customer["metadata"] = metadata or {}
+        customer |= {"address": None, "balance": 0, "currency": None, "default_source": None}
+        customer |= {"delinquent": False, "description": description, "discount": None}
+        customer |= {"email": email, "invoice_prefix": _invoice_prefix(customer["id"])}
+        customer["invoice_settings"] = dict.fromkeys(_INVOICE_SETTINGS)
+        customer |= {"metadata": metadata or {}, "name": name, "next_invoice_sequence": 1}
+        customer |= {"phone": phone, "preferred_locales": [], "shipping": None}
+        customer |= {"tax_exempt": "none", "test_clock": None}
         return customer
 
     def _new_intent(
@@ -107,41 +171,66 @@ class _StripeObjects(_StripeWire):
         customer: str | None,
         description: str | None,
         metadata: dict[str, str] | None = None,
+        receipt_email: str | None = None,
     ) -> _Object:
         intent = self._stamp("payment_intent", "pi", livemode=True)
         intent["client_secret"] = f"{intent['id']}_secret_{self.new_id('secret')[7:]}"
-        intent |= {"amount": amount, "amount_received": 0, "currency": currency}
+        intent |= {"amount": amount, "amount_capturable": 0, "amount_details": {"tip": {}}}
+        intent |= {"amount_received": 0, "currency": currency, "customer": customer}
         intent |= {"capture_method": "automatic", "confirmation_method": "automatic"}
-        intent |= {"customer": customer, "description": description, "last_payment_error": None}
+        intent |= {"description": description, "last_payment_error": None}
         intent |= {"latest_charge": None, "metadata": metadata or {}, "payment_method": None}
-        intent |= {"payment_method_types": ["card"], "status": "requires_payment_method"}
+        intent |= {"payment_method_options": {"card": dict(_CARD_OPTIONS)}}
+        intent |= {"payment_method_types": ["card"], "receipt_email": receipt_email}
+        intent |= {"status": "requires_payment_method"}
+        intent |= dict.fromkeys(_INTENT_NULLS)
         return intent
 
-    def _new_charge(self, intent: _Object, card: _Card) -> _Object:
-        """A charge for ``intent``'s amount (``intent["id"]`` is None for a bare charge)."""
+    def _new_charge(self, intent: _Object, card: _Card, *, source: bool = False) -> _Object:
+        """A charge for ``intent``'s amount (``intent["id"]`` is None for a bare charge).
+
+        A bare charge pays with a card ``source`` (a token, or the customer's card on file),
+        shown on the charge as Stripe shows it; an intent's charge with its payment method.
+        """
         charge = self._stamp("charge", "ch", livemode=True)
         paid = not card.declined
         amount = int(intent["amount"])
+        method = str(intent.get("payment_method") or self.new_id("card"))
         charge |= {"amount": amount, "amount_captured": amount if paid else 0}
-        charge |= {"amount_refunded": 0, "captured": paid, "currency": intent["currency"]}
-        charge |= {"customer": intent["customer"], "description": intent.get("description")}
+        charge |= {"amount_refunded": 0, "billing_details": _billing_details()}
+        charge |= {"balance_transaction": self.new_id("txn") if paid else None}
+        charge |= {"calculated_statement_descriptor": "CHAOSKIT", "captured": paid}
+        charge |= {"currency": intent["currency"], "customer": intent["customer"]}
+        charge |= {"description": intent.get("description"), "disputed": False}
         charge |= {"failure_code": None if paid else "card_declined"}
         charge |= {"failure_message": None if paid else card.message}
-        charge |= {"metadata": dict(intent.get("metadata") or {}), "paid": paid}
-        charge |= {"payment_intent": intent["id"], "payment_method_details": _card_details(card)}
-        charge |= {"refunded": False, "status": "succeeded" if paid else "failed"}
+        charge |= {"fraud_details": {}, "metadata": dict(intent.get("metadata") or {})}
+        charge |= {"outcome": _outcome(card), "paid": paid, "payment_intent": intent["id"]}
+        charge |= {"payment_method": method, "payment_method_details": _card_details(card)}
+        charge |= {"receipt_email": intent.get("receipt_email"), "receipt_number": None}
+        charge["receipt_url"] = f"https://pay.stripe.com/receipts/payment/{charge['id']}"
+        charge |= {"refunded": False, "refunds": _refund_list(charge["id"])}
+        charge |= {"source": _card_source(method, card, intent) if source else None}
+        charge |= {"status": "succeeded" if paid else "failed"}
+        charge |= dict.fromkeys(_CHARGE_NULLS)
         return charge
 
     def _new_refund(
         self, charge: _Object, amount: int, *, reason: str | None, metadata: dict[str, str]
     ) -> _Object:
         refund = self._stamp("refund", "re", livemode=False)
-        refund |= {"amount": amount, "balance_transaction": None, "charge": charge["id"]}
-        refund |= {"currency": charge["currency"], "metadata": metadata}
-        refund |= {"payment_intent": charge["payment_intent"], "reason": reason}
-        refund |= {"receipt_number": None, "status": "succeeded"}
+        refund |= {"amount": amount, "balance_transaction": self.new_id("txn")}
+        refund |= {"charge": charge["id"], "currency": charge["currency"]}
+        refund |= {"customer": charge["customer"], "customer_account": None}
+        refund |= {"destination_details": _refund_destination(), "metadata": metadata}
+        refund |= {"payment_intent": charge["payment_intent"]}
+        refund |= {"payment_method": charge["payment_method"], "reason": reason}
+        refund |= {"receipt_number": None, "source_transfer_reversal": None}
+        refund |= {"status": "succeeded", "transfer_reversal": None}
         charge["amount_refunded"] = int(charge["amount_refunded"]) + amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        # Newest first, as the embedded list shows them.
+        charge["refunds"]["data"].insert(0, copy.deepcopy(refund))
         return refund
 
     def _stamp(self, kind: str, prefix: str, *, livemode: bool) -> _Object:
@@ -227,22 +316,26 @@ class _StripeObjects(_StripeWire):
 
     def _params(self, req: FakeRequest) -> _Params:
         """The request's parameters, as its route declares them (``query`` on GET, ``body``
-        otherwise); an undeclared one is Stripe's ``parameter_unknown``."""
+        otherwise); an undeclared one is Stripe's ``parameter_unknown``, an ``expand`` path
+        the answer cannot take is refused before anything runs."""
         route = req.route
         declared_model = (
             None if route is None else route.query if req.method == "GET" else route.body
         )
         # A route of a subclass that declares nothing takes `expand` alone.
         model = declared_model or Expand
-        flat = req.query if req.method == "GET" else req.form()
-        values = _nest(flat)
+        values = _nest(_indexed(_pairs(req)))
         allowed = param_names(model)
         for name in values:
             if name not in allowed:
                 raise _Invalid(
                     f"Received unknown parameter: {name}", code="parameter_unknown", param=name
                 )
-        return _Params(declared(values, model, str(route)))
+        p = _Params(declared(values, model, str(route)))
+        answers = _answer_kind(route)
+        if answers is not None:
+            check_expand(answers[0], p.expand, listing=answers[1])
+        return p
 
     def _amount(self, p: _Params) -> int:
         amount = p.integer("amount", required=True)
@@ -272,33 +365,54 @@ class _StripeObjects(_StripeWire):
                 code="parameter_invalid_integer",
                 param="limit",
             )
+        after, before = p.string("starting_after"), p.string("ending_before")
+        if after is not None and before is not None:
+            raise _Invalid(
+                "You may only specify one of these parameters: ending_before, starting_after.",
+                param="ending_before",
+            )
+        created = created_filter(p.values.get("created"))
         wanted = {f: p.string(f) for f in filters if p.string(f) is not None}
-        rows = [o for o in reversed(self._table(kind).values()) if _matches(o, wanted)]
-        start = self._page_start(rows, kind, p.string("starting_after"))
-        page = [self._expanded(o, _under("data", p.expand)) for o in rows[start : start + limit]]
-        body = {"object": "list", "data": page, "has_more": start + limit < len(rows)}
+        rows = [
+            o
+            for o in reversed(self._table(kind).values())
+            if _matches(o, wanted) and created.admits(int(o["created"]))
+        ]
+        start, end, more = page_window(
+            rows,
+            after=self._cursor(rows, kind, after, "starting_after"),
+            before=self._cursor(rows, kind, before, "ending_before"),
+            limit=limit,
+        )
+        page = [self._expanded(o, _under("data", p.expand)) for o in rows[start:end]]
+        body = {"object": "list", "data": page, "has_more": more}
         return self.respond(200, body | {"url": req.path})
 
-    def _page_start(self, rows: list[_Object], kind: str, after: str | None) -> int:
-        if after is None:
-            return 0
+    def _cursor(self, rows: list[_Object], kind: str, cursor: str | None, param: str) -> int | None:
+        """A cursor's place in the filtered list; one filtered out borders nothing here."""
+        if cursor is None:
+            return None
         ids = [row["id"] for row in rows]
-        if after not in ids:
-            self._find(kind, after, param="starting_after")
-            return len(rows)  # exists but filtered out: nothing follows it in this list
-        return ids.index(after) + 1
+        if cursor in ids:
+            return ids.index(cursor)
+        self._find(kind, cursor, param=param)
+        return len(rows) if param == "starting_after" else 0
 
     def _object(self, obj: _Object, p: _Params) -> httpx.Response:
         return self.respond(200, self._expanded(obj, p.expand))
 
     def _expanded(self, obj: _Object, paths: Iterable[str]) -> _Object:
-        """A copy of ``obj`` with the ids named by ``expand`` replaced by their objects."""
+        """A copy of ``obj`` with the ids named by ``expand`` replaced by their objects (the
+        paths were checked by :func:`~chaoskit.fakes.payments.reading.check_expand`)."""
         out = copy.deepcopy(obj)
         for path in paths:
             head, _, rest = path.partition(".")
             value = out.get(head)
             if isinstance(value, str) and (target := self._by_id(value)) is not None:
                 out[head] = self._expanded(target, [rest] if rest else [])
+            elif isinstance(value, dict) and value.get("object") == "list" and rest:
+                items = _under("data", [rest])
+                value["data"] = [self._expanded(item, items) for item in value["data"]]
             elif isinstance(value, dict) and rest:
                 out[head] = self._expanded(value, [rest])
         return out
@@ -317,7 +431,76 @@ def _money(amount: int, currency: str) -> str:
 
 
 def _card_details(card: _Card) -> dict[str, Any]:
-    return {"type": "card", "card": {"brand": card.brand, "last4": card.last4}}
+    details: dict[str, Any] = {"brand": card.brand, "country": "US", "exp_month": 12}
+    details["exp_year"] = _EXP_YEAR
+    details |= {"funding": "credit", "last4": card.last4, "network": card.brand}
+    return {"type": "card", "card": details}
+
+
+def _card_source(card_id: str, card: _Card, intent: _Object) -> dict[str, Any]:
+    """The card a bare charge paid with, as its ``source`` shows it."""
+    brand = {"visa": "Visa", "mastercard": "MasterCard", "amex": "American Express"}[card.brand]
+    source: dict[str, Any] = {"id": card_id, "object": "card", "brand": brand, "country": "US"}
+    source |= {"customer": intent["customer"], "exp_month": 12, "exp_year": _EXP_YEAR}
+    return source | {"funding": "credit", "last4": card.last4, "metadata": {}}
+
+
+def _outcome(card: _Card) -> dict[str, Any]:
+    """What the card network said: authorized, or the issuer's decline and its reason."""
+    outcome: dict[str, Any] = {"advice_code": None, "network_advice_code": None}
+    outcome |= {"network_decline_code": None, "risk_level": "normal", "risk_score": 20}
+    if not card.declined:
+        return outcome | {
+            "network_status": "approved_by_network",
+            "reason": None,
+            "seller_message": "Payment complete.",
+            "type": "authorized",
+        }
+    return outcome | {
+        "network_status": "declined_by_network",
+        "reason": card.decline_code,
+        "seller_message": "The bank did not return any further details with this decline.",
+        "type": "issuer_declined",
+    }
+
+
+def _billing_details() -> dict[str, Any]:
+    address = dict.fromkeys(("city", "country", "line1", "line2", "postal_code", "state"))
+    return {"address": address} | dict.fromkeys(("email", "name", "phone", "tax_id"))
+
+
+def _refund_list(charge_id: str) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "data": [],
+        "has_more": False,
+        "url": f"/v1/charges/{charge_id}/refunds",
+    }
+
+
+def _refund_destination() -> dict[str, Any]:
+    card = {"reference_status": "pending", "reference_type": "acquirer_reference_number"}
+    return {"card": card | {"type": "refund"}, "type": "card"}
+
+
+def _invoice_prefix(customer_id: str) -> str:
+    """Eight characters derived from the customer, as Stripe prefixes its invoice numbers."""
+    return hashlib.blake2b(customer_id.encode(), digest_size=4).hexdigest().upper()
+
+
+def _answer_kind(route: Route | None) -> tuple[str, bool] | None:
+    """The kind of object a route answers with, and whether in a list (for ``expand``).
+
+    ``/v1/payment_intents/{id}/confirm`` answers a payment intent; ``GET /v1/refunds`` a list
+    of refunds. A subclass's route under another path is not checked.
+    """
+    if route is None:
+        return None
+    parts = route.template.split("/")
+    kind = _COLLECTIONS.get(parts[2]) if len(parts) > 2 else None
+    if kind is None:
+        return None
+    return kind, route.method == "GET" and len(parts) == 3
 
 
 def _matches(obj: _Object, wanted: Mapping[str, str | None]) -> bool:

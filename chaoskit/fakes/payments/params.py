@@ -81,12 +81,30 @@ class NewRefund(Expand):
     metadata: dict[str, str] | None = Field(None, description="Your own key-value pairs.")
 
 
+class CreatedRange(BaseModel):
+    """Bounds on ``created`` (Unix seconds): ``created[gte]=1767225600``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gt: int | None = None
+    gte: int | None = None
+    lt: int | None = None
+    lte: int | None = None
+
+
 class Page(Expand):
     """A list's paging: Stripe's list envelope, newest first."""
 
     limit: int | None = Field(None, ge=1, le=100, description="Page size, 1 to 100 (10).")
     starting_after: str | None = Field(
-        None, description="The last id of the previous page: the page after it."
+        None, description="The last id of the previous page: the (older) page after it."
+    )
+    ending_before: str | None = Field(
+        None, description="The first id of the current page: the (newer) page before it."
+    )
+    created: int | CreatedRange | None = Field(
+        None,
+        description="Only objects created at this Unix time, or within created[gt|gte|lt|lte].",
     )
 
 
@@ -110,3 +128,16 @@ class PaymentIntentFilter(Page):
 class RefundFilter(Page):
     charge: str | None = Field(None, description="Only this charge's refunds.")
     payment_intent: str | None = Field(None, description="Only this intent's refunds.")
+
+
+class PaymentsOptions(BaseModel):
+    """A scenario's ``[payments]`` table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    commit_latency: float = Field(
+        0.0,
+        ge=0,
+        description="Virtual seconds a request with an Idempotency-Key stays in flight after it "
+        "began: reusing its key meanwhile gets a 409 idempotency_key_in_use.",
+    )

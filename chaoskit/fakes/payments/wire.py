@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 from pydantic import JsonValue
@@ -210,6 +211,29 @@ def _empty_message(name: str) -> str:
         f"unset a parameter; however '{name}' cannot be unset. You should remove '{name}' from "
         "your request or supply a non-empty value."
     )
+
+
+def _pairs(req: FakeRequest) -> list[tuple[str, str]]:
+    """The request's parameters as sent, repeated keys kept: the query on ``GET``, the form
+    body otherwise."""
+    if req.method == "GET":
+        return list(req.raw.url.params.multi_items())
+    body = req.raw.content.decode("utf-8", errors="replace")
+    return parse_qsl(body, keep_blank_values=True)
+
+
+def _indexed(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Flat parameters with arrays indexed: Stripe takes ``expand[]=a&expand[]=b`` (what
+    curl users and most SDKs send) as well as stripe-python's ``expand[0]=a``."""
+    counts: dict[str, int] = {}
+    flat: dict[str, str] = {}
+    for key, value in pairs:
+        if key.endswith("[]"):
+            base = key[:-2]
+            counts[base] = counts.get(base, 0) + 1
+            key = f"{base}[{counts[base] - 1}]"
+        flat[key] = value
+    return flat
 
 
 def _key(req: FakeRequest) -> str | None:
