@@ -6,6 +6,7 @@ import io
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -479,6 +480,72 @@ def test_a_request_whose_key_is_in_flight_gets_a_409_then_the_replay(
     replay = post(http, "/v1/refunds", data, key="k")
     assert replay.json()["id"] == results[0].json()["id"]
     assert len(fake.refunds_for(charge_id)) == 1
+
+
+def test_a_key_over_255_characters_is_refused_and_stores_nothing(
+    http: httpx.Client, fake: Payments
+) -> None:
+    charge_id = fake.add_charge(customer=None, amount=2000)
+    data = {"charge": charge_id, "amount": "100"}
+    refused = post(http, "/v1/refunds", data, key="k" * 256)
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"].startswith(
+        "Idempotent key length is 256, which is outside accepted lengths. Idempotent Keys "
+        "must be 1-255 characters long."
+    )
+    assert fake.refunds_for(charge_id) == []
+    assert post(http, "/v1/refunds", data, key="k" * 255).status_code == 200
+
+
+def test_within_the_commit_latency_a_reused_key_gets_409_and_after_it_the_replay(
+    http: httpx.Client, fake: Payments, clock: VirtualClock
+) -> None:
+    fake.set_commit_latency(2.0)
+    charge_id = fake.add_charge(customer=None, amount=2000)
+    data = {"charge": charge_id, "amount": "100"}
+    first = post(http, "/v1/refunds", data, key="slow")
+    assert first.status_code == 200
+    clock.advance(1.5)
+    conflict = post(http, "/v1/refunds", data, key="slow")
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["code"] == "idempotency_key_in_use"
+    clock.advance(0.5)
+    replay = post(http, "/v1/refunds", data, key="slow")
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json()["id"] == first.json()["id"]
+    assert len(fake.refunds_for(charge_id)) == 1
+
+
+def test_without_commit_latency_a_finished_request_is_replayed_at_once(
+    http: httpx.Client, fake: Payments
+) -> None:
+    charge_id = fake.add_charge(customer=None, amount=2000)
+    data = {"charge": charge_id, "amount": "100"}
+    first = post(http, "/v1/refunds", data, key="fast")
+    assert post(http, "/v1/refunds", data, key="fast").json()["id"] == first.json()["id"]
+
+
+def test_commit_latency_must_be_a_non_negative_number() -> None:
+    with pytest.raises(WorldError, match="commit_latency must be a number of virtual seconds"):
+        Payments(commit_latency=-1)
+
+
+def test_bracket_arrays_count_in_the_idempotency_parameters(
+    http: httpx.Client, fake: Payments
+) -> None:
+    charge_id = fake.add_charge(customer=None, amount=2000)
+    both = [("charge", charge_id), ("expand[]", "charge"), ("expand[]", "payment_intent")]
+    headers = {"Idempotency-Key": "arr"}
+    assert http.post("/v1/refunds", content=_form(both), headers=headers).status_code == 200
+    one = _form(both[:2])
+    other = http.post("/v1/refunds", content=one, headers=headers)
+    assert other.json()["error"]["type"] == "idempotency_error"
+
+
+def _form(pairs: list[tuple[str, str]]) -> bytes:
+    return urlencode(pairs).encode()
 
 
 def test_eight_threads_racing_one_key_make_exactly_one_refund(fake: Payments) -> None:

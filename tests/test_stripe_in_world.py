@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -144,3 +145,78 @@ def test_the_sdks_random_idempotency_keys_and_jitter_follow_the_world_seed() -> 
     assert first == again
     assert first != other
     assert '"idempotency_key":"' in first
+
+
+# -- the 409 idempotency_key_in_use window (commit latency) ------------------------------------
+
+
+def test_two_threads_sending_one_key_within_the_commit_latency_meet_the_409() -> None:
+    statuses: list[int] = []
+    with World([Payments(commit_latency=1.0)]) as world:
+        charge = world["payments"].add_charge(customer=None, amount=5000)  # type: ignore[attr-defined]
+        barrier = threading.Barrier(2)
+
+        def send() -> None:
+            barrier.wait(5)
+            statuses.append(httpx.post(URL, data=_refund_body(charge), headers=HEADERS).status_code)
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+    # Whichever claims the key first refunds; the other meets the window, whatever the timing.
+    assert sorted(statuses) == [200, 409]
+    assert len(world.ledger("payments")) == 1
+
+
+def test_two_asyncio_tasks_sending_one_key_within_the_commit_latency_meet_the_409() -> None:
+    async def pair(charge: str) -> list[int]:
+        async with httpx.AsyncClient() as client:
+            sent = (client.post(URL, data=_refund_body(charge), headers=HEADERS) for _ in range(2))
+            return [r.status_code for r in await asyncio.gather(*sent)]
+
+    with World([Payments(commit_latency=1.0)]) as world:
+        charge = world["payments"].add_charge(customer=None, amount=5000)  # type: ignore[attr-defined]
+        statuses = asyncio.run(pair(charge))
+    assert sorted(statuses) == [200, 409]
+    assert len(world.ledger("payments")) == 1
+
+
+def _first_then_sdk(commit_latency: float, retries: int) -> tuple[World, str, Any]:
+    """A refund sent with a key, then stripe-python sending the same request with that key."""
+    sdk = stripe.StripeClient(DEFAULT_API_KEY, max_network_retries=retries)
+    with World([Payments(commit_latency=commit_latency)]) as world:
+        charge = world["payments"].add_charge(customer=None, amount=5000)  # type: ignore[attr-defined]
+        first = httpx.post(URL, data=_refund_body(charge), headers=HEADERS).json()["id"]
+        options: stripe.RequestOptions = {"idempotency_key": "one-intent"}
+        try:
+            outcome: Any = sdk.v1.refunds.create(
+                params={"charge": charge, "amount": 500}, options=options
+            )
+        except stripe.StripeError as exc:
+            outcome = exc
+    return world, first, outcome
+
+
+def test_stripe_python_retries_a_409_and_gets_the_replay_once_the_commit_lands() -> None:
+    # stripe-python's _should_retry retries every 409 unless Stripe-Should-Retry says false,
+    # sleeping at least 0.5 s (here virtual) before the first retry.
+    world, first, refund = _first_then_sdk(commit_latency=0.4, retries=2)
+    assert isinstance(refund, stripe.Refund) and refund.id == first
+    statuses = [e.status for e in world.trace.of("response")]  # type: ignore[union-attr]
+    assert statuses == [200, 409, 200]
+    assert world.trace.of("response")[-1].replayed  # type: ignore[union-attr]
+    assert world.clock.monotonic() >= 0.5
+    assert len(world.ledger("payments")) == 1
+
+
+def test_stripe_python_out_of_retries_on_409_raises_api_error_with_the_code() -> None:
+    world, _, error = _first_then_sdk(commit_latency=60.0, retries=2)
+    # A bare APIError: stripe-python maps no 409 to a class and leaves `code` unset; the code
+    # is only in the body.
+    assert type(error) is stripe.APIError
+    assert (error.http_status, error.code) == (409, None)
+    assert error.json_body["error"]["code"] == "idempotency_key_in_use"
+    assert [e.status for e in world.trace.of("response")] == [200, 409, 409, 409]  # type: ignore[union-attr]
+    assert len(world.ledger("payments")) == 1
