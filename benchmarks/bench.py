@@ -179,6 +179,56 @@ def zenpy_per_call(calls: int, rounds: int) -> list[Row]:
     ratio = best["world"] / best["bare"]
     note = f"{best['world'] * 1e6:.0f} µs vs {best['bare'] * 1e6:.0f} µs per tickets(id=…)"
     return [Row("zenpy via the world vs a bare mock adapter", ratio, "× (ratio)", "—", None, note)]
+# -- 1a. cost per call through the official stripe SDK ------------------------------------------
+
+
+def per_call_stripe_sdk(calls: int, rounds: int) -> list[Row]:
+    """stripe-python retrieving a charge in a world, against the same SDK whose requests
+    session answers from the same fake through a bare transport adapter (no world)."""
+    import stripe
+
+    fake = Payments()
+    world = World([fake], trace_limit=10**9)
+    charge = fake.add_charge(customer=None, amount=1000)
+    key = Payments.DEFAULT_API_KEY
+    inside = stripe.StripeClient(key, max_network_retries=0)
+    session = requests.Session()
+    session.mount("https://", _FakeAdapter(fake))
+    bare = stripe.StripeClient(
+        key, http_client=stripe.RequestsClient(session=session), max_network_retries=0
+    )
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        best["bare"] = min(
+            best.get("bare", 1e9), _mean_per_call(lambda: bare.v1.charges.retrieve(charge), calls)
+        )
+        world.reset()  # same seed: the charge comes back with the same id
+        fake.add_charge(customer=None, amount=1000)
+        with world:
+            cost = _mean_per_call(lambda: inside.v1.charges.retrieve(charge), calls)
+        best["world"] = min(best.get("world", 1e9), cost)
+    ratio = best["world"] / best["bare"]
+    note = f"{best['world'] * 1e6:.0f} µs vs {best['bare'] * 1e6:.0f} µs on a bare adapter"
+    return [Row("chaoskit via stripe-python", ratio, "× bare SDK", "—", None, note)]
+
+
+class _FakeAdapter(requests.adapters.BaseAdapter):
+    """A requests transport adapter answering from a fake in memory: the bare mock."""
+
+    def __init__(self, fake: Payments) -> None:
+        super().__init__()
+        self.fake = fake
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        from chaoskit.world.intercept import _requests_response
+
+        native = httpx.Request(
+            request.method, request.url, headers=dict(request.headers), content=request.body or b""
+        )
+        return _requests_response(self, request, self.fake.serve(native))
+
+    def close(self) -> None:
+        pass
 
 
 # -- 1b. cost per call in server mode ------------------------------------------------------------
@@ -1273,6 +1323,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += per_call_wire_clients(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_hubspot(calls=50 if q else 2000, rounds=2 if q else 7)
     rows += per_call_sendgrid(calls=50 if q else 1000, rounds=2 if q else 7)
+    rows += per_call_stripe_sdk(calls=50 if q else 1000, rounds=2 if q else 7)
     rows += server_mode(calls=30 if q else 300, rounds=2 if q else 15)
     rows += zenpy_per_call(calls=30 if q else 1000, rounds=2 if q else 7)
     rows += task_chaos(calls=50 if q else 2000, rounds=2 if q else 7, examples=10 if q else 200)

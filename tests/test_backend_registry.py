@@ -123,3 +123,17 @@ def test_approvals_options_still_come_from_the_approvals_table() -> None:
         scenario(name="x", task="Hi", backends=["approvals"], approvals={"reviewer": "deny"})
     )
     assert approvals.reviewer == "deny"  # type: ignore[attr-defined]
+
+
+def test_a_scenarios_payments_table_sets_the_commit_latency() -> None:
+    (payments,) = backends_for(
+        scenario(name="x", task="Hi", backends=["payments"], payments={"commit_latency": 2.5})
+    )
+    assert payments.commit_latency == 2.5  # type: ignore[attr-defined]
+    (default,) = backends_for(scenario(name="x", task="Hi", backends=["payments"]))
+    assert default.commit_latency == 0.0  # type: ignore[attr-defined]
+
+
+def test_a_negative_commit_latency_is_an_invalid_scenario() -> None:
+    with pytest.raises(InvalidScenario, match="commit_latency"):
+        scenario(name="x", task="Hi", backends=["payments"], payments={"commit_latency": -1})

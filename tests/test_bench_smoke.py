@@ -21,6 +21,7 @@ def test_the_benchmark_runs_with_tiny_sizes_and_writes_every_measure(tmp_path: P
     assert done.returncode == 0, done.stderr
     names = [row["name"] for row in json.loads(out.read_text())]
     assert any(n.startswith("chaoskit via requests") for n in names)
+    assert any(n.startswith("chaoskit via stripe-python") for n in names)
     assert any(n.startswith("server mode") for n in names)
     assert any("2 workers" in n for n in names)
     assert any(n.startswith("memory growth") for n in names)

@@ -23,7 +23,9 @@ The package, bottom up (a module imports only those above it in this list):
 * :mod:`~chaoskit.fakes.payments.wire` — the wire format: form decoding and parameter checks,
   the error envelope, secret-key authentication, request ids.
 * :mod:`~chaoskit.fakes.payments.idempotency` — the idempotency-key store and the in-flight
-  window of the request pipeline.
+  window of the request pipeline (``commit_latency``).
+* :mod:`~chaoskit.fakes.payments.reading` — Stripe's reading rules: which paths ``expand``
+  takes, the list cursors (``starting_after``, ``ending_before``) and ``created`` filters.
 * :mod:`~chaoskit.fakes.payments.objects` — customers, charges, payment intents and refunds:
   the test cards, building, storing, finding, listing and expanding objects.
 * :mod:`~chaoskit.fakes.payments.backend` — :class:`Payments`, its routes and its seeding and

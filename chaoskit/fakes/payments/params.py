@@ -81,17 +81,6 @@ class NewRefund(Expand):
     metadata: dict[str, str] | None = Field(None, description="Your own key-value pairs.")
 
 
-class CreatedRange(BaseModel):
-    """Bounds on ``created`` (Unix seconds): ``created[gte]=1767225600``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    gt: int | None = None
-    gte: int | None = None
-    lt: int | None = None
-    lte: int | None = None
-
-
 class Page(Expand):
     """A list's paging: Stripe's list envelope, newest first."""
 
@@ -102,9 +91,10 @@ class Page(Expand):
     ending_before: str | None = Field(
         None, description="The first id of the current page: the (newer) page before it."
     )
-    created: int | CreatedRange | None = Field(
+    created: int | dict[str, int] | None = Field(
         None,
-        description="Only objects created at this Unix time, or within created[gt|gte|lt|lte].",
+        description="Only objects created at this Unix time, or within bounds: "
+        "created[gt], created[gte], created[lt], created[lte].",
     )
 
 
