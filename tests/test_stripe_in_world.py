@@ -183,7 +183,7 @@ def test_two_asyncio_tasks_sending_one_key_within_the_commit_latency_meet_the_40
     assert len(world.ledger("payments")) == 1
 
 
-def _first_then_sdk(commit_latency: float, retries: int) -> tuple[World, str, Any]:
+def _first_then_sdk(commit_latency: float, retries: int | None) -> tuple[World, str, Any]:
     """A refund sent with a key, then stripe-python sending the same request with that key."""
     sdk = stripe.StripeClient(DEFAULT_API_KEY, max_network_retries=retries)
     with World([Payments(commit_latency=commit_latency)]) as world:
@@ -220,3 +220,12 @@ def test_stripe_python_out_of_retries_on_409_raises_api_error_with_the_code() ->
     assert error.json_body["error"]["code"] == "idempotency_key_in_use"
     assert [e.status for e in world.trace.of("response")] == [200, 409, 409, 409]  # type: ignore[union-attr]
     assert len(world.ledger("payments")) == 1
+
+
+def test_a_stripe_client_left_at_its_default_retries_nothing_and_raises_at_the_first_409() -> None:
+    # StripeClient passes max_network_retries=None, which its HTTP client reads as 0 (the
+    # module-level stripe.max_network_retries = 2 only serves the legacy resource methods).
+    world, _, error = _first_then_sdk(commit_latency=0.4, retries=None)
+    assert type(error) is stripe.APIError and error.http_status == 409
+    assert [e.status for e in world.trace.of("response")] == [200, 409]  # type: ignore[union-attr]
+    assert world.clock.monotonic() == 0
