@@ -112,6 +112,12 @@ PAIRS: tuple[Pair, ...] = (
         },
     ),
     Pair(
+        module="refunds_in_flight",
+        defect="reads Stripe's 409 idempotency_key_in_use as a refused refund",
+        fix="a 409 means in flight: look the refund up, else retry the same key",
+        scenarios={"refund_key_in_flight": ("no_denied_success",)},
+    ),
+    Pair(
         module="loop",
         defect="retries every error after a fixed pause, trusts the model's arguments",
         fix="validated arguments, transient/terminal split, backoff honouring Retry-After",
