@@ -179,6 +179,8 @@ def zenpy_per_call(calls: int, rounds: int) -> list[Row]:
     ratio = best["world"] / best["bare"]
     note = f"{best['world'] * 1e6:.0f} µs vs {best['bare'] * 1e6:.0f} µs per tickets(id=…)"
     return [Row("zenpy via the world vs a bare mock adapter", ratio, "× (ratio)", "—", None, note)]
+
+
 # -- 1a. cost per call through the official stripe SDK ------------------------------------------
 
 
