@@ -331,7 +331,9 @@ def test_an_agent_cutting_its_ledger_through_gc_is_caught(tmp_path: Path) -> Non
         fake.ledger._entries.pop()  # type: ignore[attr-defined]
         return "Refund submitted."
 
-    run = run_both(double_refunds_and_hides_one, tmp_path)
+    # Walking the heap of a whole test session takes longer than QUICK's 0.3 s wall limit when
+    # the machine is busy: the agent was then stopped as hung before it could tamper.
+    run = run_both(double_refunds_and_hides_one, tmp_path, budget={"wall_seconds": 20})
     assert any(
         f.startswith("ground_truth_tampered") and "is gone" in f for f in findings(run.scenarios[0])
     )
