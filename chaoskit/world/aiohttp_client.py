@@ -28,7 +28,7 @@ import importlib
 from typing import Any
 
 from chaoskit.world.codec import RequestReader, encode_response, origin
-from chaoskit.world.dispatch import Dispatcher, FaultSignal, active
+from chaoskit.world.dispatch import Dispatcher, FaultSignal, active, aturn
 from chaoskit.world.patches import Patch
 
 __all__ = ["WireTransport", "aiohttp_patches"]
@@ -51,6 +51,7 @@ def aiohttp_patches(dispatcher: Dispatcher) -> list[Patch]:
         return protocol
 
     async def pooled_connect(self: Any, req: Any, traces: Any, timeout: Any) -> Any:
+        await aturn()  # each request takes a connection here: its task can wait for its turn
         conn = await connect(self, req, traces=traces, timeout=timeout)
         transport = conn.transport
         if isinstance(transport, WireTransport):  # a pooled connection serves this request now

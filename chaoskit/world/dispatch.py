@@ -14,7 +14,18 @@ from typing import Literal, Protocol
 
 import httpx
 
-__all__ = ["DEFAULT_TIMEOUT", "Client", "Dispatcher", "FaultSignal", "active", "serving"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Client",
+    "Dispatcher",
+    "FaultSignal",
+    "Turns",
+    "active",
+    "aturn",
+    "serving",
+    "taking_turns",
+    "turn",
+]
 
 #: Who sent a request, as the trace names it: a client family routed in process (``urllib`` is
 #: urllib.request; ``http.client`` the standard library's connection used directly), or
@@ -68,3 +79,42 @@ def serving(dispatcher: Dispatcher) -> Iterator[None]:
         yield
     finally:
         _ACTIVE.remove(dispatcher)
+
+
+class Turns(Protocol):
+    """Who decides which of several concurrent deliveries makes the next call into a fake.
+
+    The engine's scheduler (:mod:`chaoskit.engine.interleave`) implements it; the world only
+    asks it, before each call it serves (:func:`turn`), and the asynchronous clients ask it
+    first at a point where their task can wait (:func:`aturn`).
+    """
+
+    def before_call(self) -> None: ...
+
+    async def before_async_call(self) -> None: ...
+
+
+_TURNS: list[Turns] = []
+
+
+def turn() -> None:
+    """A switch point: the calling delivery may have to wait for its turn (no-op when no
+    deliveries run concurrently)."""
+    if _TURNS:
+        _TURNS[-1].before_call()
+
+
+async def aturn() -> None:
+    """:func:`turn` for a client inside a task: the task awaits its turn, the loop runs on."""
+    if _TURNS:
+        await _TURNS[-1].before_async_call()
+
+
+@contextmanager
+def taking_turns(turns: Turns) -> Iterator[None]:
+    """Make ``turns`` decide every switch point while the block runs."""
+    _TURNS.append(turns)
+    try:
+        yield
+    finally:
+        _TURNS.remove(turns)

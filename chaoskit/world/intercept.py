@@ -24,7 +24,14 @@ from typing import Any
 import httpx
 
 from chaoskit.world.aiohttp_client import aiohttp_patches
-from chaoskit.world.dispatch import DEFAULT_TIMEOUT, Client, Dispatcher, FaultSignal, serving
+from chaoskit.world.dispatch import (
+    DEFAULT_TIMEOUT,
+    Client,
+    Dispatcher,
+    FaultSignal,
+    aturn,
+    serving,
+)
 from chaoskit.world.guard import check_address
 from chaoskit.world.patches import Patch, applied
 from chaoskit.world.stdlib_clients import http_client_patches, urllib3_patches
@@ -59,6 +66,7 @@ def _httpx_patches(dispatcher: Dispatcher) -> list[Patch]:
         return response
 
     async def ahandle(self: object, request: httpx.Request) -> httpx.Response:
+        await aturn()
         await request.aread()
         response: httpx.Response = _via_httpx(dispatcher, request, "httpx", httpx)
         return response
@@ -109,6 +117,7 @@ def _httpx2_patches(dispatcher: Dispatcher) -> list[Patch]:
         return _via_httpx(dispatcher, request, "httpx2", lib)
 
     async def ahandle(self: object, request: Any) -> Any:
+        await aturn()
         await request.aread()
         return _via_httpx(dispatcher, request, "httpx2", lib)
 

@@ -29,6 +29,7 @@ from chaoskit.fakes import FakeBackend, LedgerEntry, PassthroughModel, Route
 from chaoskit.fakes.base import Ledger
 from chaoskit.fakes.openapi import OPENAPI_PATH, openapi_answer
 from chaoskit.fakes.registry import default_backends
+from chaoskit.world.dispatch import turn
 from chaoskit.world.entropy import seeded_entropy
 from chaoskit.world.faults import (
     STORE,
@@ -329,6 +330,11 @@ class World:
         self.refuse_if_crashed()
         return serve_store_call(self, op, key, params, apply)
 
+    @property
+    def calls(self) -> int:
+        """How many calls the fakes have served in this run (the last call's number)."""
+        return self._calls
+
     def routes(self, host: str, port: int | None) -> bool:
         """Whether requests to ``host:port`` go to the fakes (asked by aiohttp's, urllib3's and
         http.client's interception when they connect): every host but loopback, which keeps
@@ -378,6 +384,7 @@ class World:
         timeout: float | None,
         path: str,
     ) -> httpx.Response:
+        turn()  # concurrent deliveries: the scheduler decides who makes this call, and numbers it
         index = self.next_call()
         now = self.clock.monotonic()
         self.trace.add(

@@ -38,11 +38,17 @@ class _VirtualSelector(selectors.BaseSelector):
         self._clock = clock
         #: Executor jobs in flight: real work the loop must really wait for.
         self.threads_pending = 0
+        #: Called when nothing is ready and the loop would wait (jump the clock to its next
+        #: timer, ``timeout`` seconds away, or block for good with none): returning True means
+        #: it scheduled work itself, and the loop runs that instead of waiting.
+        self.on_idle: Callable[[float | None], bool] | None = None
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
         ready = self._real.select(0)
         if ready or (timeout is not None and timeout <= 0):
             return ready
+        if not self.threads_pending and self.on_idle is not None and self.on_idle(timeout):
+            return []
         # No timer to jump to, or a thread still working: only a real wake-up can help.
         if timeout is None or self.threads_pending:
             ready = self._real.select(timeout)
@@ -98,6 +104,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
     def clock(self) -> VirtualClock:
         """The clock this loop runs on."""
         return self._chaoskit_clock
+
+    def on_idle(self, hook: Callable[[float | None], bool] | None) -> None:
+        """Call ``hook(timeout)`` whenever the loop has nothing ready and would wait (see
+        :attr:`_VirtualSelector.on_idle`); None removes it."""
+        self._chaoskit_selector.on_idle = hook
 
     def time(self) -> float:
         """The loop's notion of now: the clock's virtual monotonic seconds."""
