@@ -65,6 +65,7 @@ FindingKind = Literal[
     "ground_truth_tampered",
     "network_refused",
     "process_spawned",
+    "delivery_blocked",
 ]
 
 

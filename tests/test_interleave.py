@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from chaoskit import World
 from chaoskit.core.clock import VirtualClock
 from chaoskit.engine.hypothesis import draw_choice
-from chaoskit.engine.interleave import Interleaving, SwitchPoint, current_delivery
+from chaoskit.engine.interleave import (
+    Interleaving,
+    SwitchPoint,
+    current_delivery,
+    stall_findings,
+)
 from chaoskit.world.dispatch import aturn, turn
 from chaoskit.world.timepatch import run_virtual
 from tests.conftest import Notes
@@ -390,3 +395,38 @@ def test_aiohttp_sessions_switch_at_their_calls_too() -> None:
         run_virtual(main(), world.clock)
     assert len(world.ledger("notes")) == 2
     assert [str(s) for s in scheduler.switches] == ["delivery 2 ran at call #2"]
+
+
+def test_stalls_and_deadlocks_become_findings_that_say_what_to_do(
+    locks: list[threading.Lock],
+) -> None:
+    first, second = threading.Lock(), threading.Lock()
+    locks.extend([first, second])
+
+    def one() -> None:
+        with first:
+            turn()
+            with second:
+                pass
+
+    def two() -> None:
+        with second:
+            turn()
+            with first:
+                pass
+
+    scheduler = Interleaving(scripted({1: 2}), stall=0.05)
+    with scheduler.taking_turns():
+        scheduler.run([one, two])
+    found = stall_findings(scheduler)
+    assert [f.kind for f in found] == ["delivery_blocked"] * 3
+    assert found[0].message.startswith("Delivery 2 stopped at ")
+    assert "task.store.claim" in found[0].message
+    assert found[-1].message.startswith("Deliveries 1 and 2 waited on each other")
+
+
+def test_deliveries_that_never_wait_on_each_other_give_no_finding() -> None:
+    scheduler = Interleaving(scripted({1: 2}), stall=0.05)
+    with scheduler.taking_turns():
+        scheduler.run([steps([], 2), steps([], 2)])
+    assert stall_findings(scheduler) == []

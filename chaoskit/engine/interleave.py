@@ -41,6 +41,7 @@ from types import FrameType
 from typing import Generic, Literal, TypeVar, cast
 
 from chaoskit.core.clock import VirtualClock
+from chaoskit.results import Finding
 from chaoskit.world.dispatch import taking_turns
 from chaoskit.world.timepatch import real_monotonic
 from chaoskit.world.timepatch.loop import VirtualEventLoop
@@ -53,6 +54,7 @@ __all__ = [
     "Switch",
     "SwitchPoint",
     "current_delivery",
+    "stall_findings",
 ]
 
 _T = TypeVar("_T")
@@ -148,6 +150,8 @@ class _Lane:
 
     def wake(self) -> None:
         self.state = "running"
+        if self.owner.on_turn is not None:
+            self.owner.on_turn(self.number)
         if self.ago is not None:
             self.ago.set()
         else:
@@ -170,7 +174,8 @@ class Interleaving:
     one); by default the scheduler counts the calls it lets through itself. ``stall``: real
     seconds a thread may wait, its stack unchanged, outside a switch point before it counts as
     stalled. ``clock``: the run's clock, whose deadline tells a stalled task apart from one
-    that sleeps.
+    that sleeps. ``on_turn(delivery)`` is called each time a delivery is given the baton,
+    before it runs on (while no delivery runs).
     """
 
     def __init__(
@@ -180,8 +185,10 @@ class Interleaving:
         next_call: Callable[[], int] | None = None,
         stall: float = DEFAULT_STALL,
         clock: VirtualClock | None = None,
+        on_turn: Callable[[int], None] | None = None,
     ) -> None:
         self.choose = choose
+        self.on_turn = on_turn
         self.stall = stall
         self.clock = clock
         self.switches: list[Switch] = []
@@ -248,6 +255,11 @@ class Interleaving:
         """Make this scheduler decide the world's switch points while the block runs."""
         with taking_turns(self):
             yield self
+
+    @property
+    def outcomes(self) -> tuple[Outcome[object], ...]:
+        """Every delivery's outcome so far, in order."""
+        return tuple(lane.outcome for lane in self._lanes)
 
     @property
     def left(self) -> tuple[threading.Thread, ...]:
@@ -495,3 +507,35 @@ def _where(lane: _Lane) -> str:
         if not name.startswith(_LIBRARY):
             return f"{name}:{frame.f_lineno}"
     return ""
+
+
+def stall_findings(scheduler: Interleaving) -> list[Finding]:
+    """What the stalls of a run of concurrent deliveries mean, as findings: a delivery that
+    waited outside any HTTP call on another (a lock held across a call), and deliveries that
+    waited on each other for good."""
+    findings = [
+        Finding(
+            kind="delivery_blocked",
+            message=(
+                f"{str(stall)[0].upper()}{str(stall)[1:]}: it waited on something another "
+                "delivery held across an HTTP call (a lock or an event in memory). Two workers "
+                "of a real queue run in separate processes, where an in-memory lock protects "
+                "nothing; claim the work in task.store (task.store.claim) or make the effect "
+                "idempotent with a key derived from task.id."
+            ),
+        )
+        for stall in scheduler.stalls
+    ]
+    blocked = [str(o.delivery) for o in scheduler.outcomes if o.blocked]
+    if blocked:
+        findings.append(
+            Finding(
+                kind="delivery_blocked",
+                message=(
+                    f"Deliveries {' and '.join(blocked)} waited on each other and would never "
+                    "have ended (a deadlock: each holds what the other waits for); chaoskit "
+                    "stopped waiting, and the world refuses their calls from now on."
+                ),
+            )
+        )
+    return findings

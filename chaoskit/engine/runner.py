@@ -27,7 +27,7 @@ import inspect
 import threading
 import traceback
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -45,6 +45,7 @@ __all__ = [
     "GaveUp",
     "Watch",
     "hung_for_real",
+    "own_threads",
     "run_agent",
     "supervise",
 ]
@@ -146,6 +147,12 @@ class Abandoned:
         self.thread = thread
 
 
+def own_threads(threads: Iterable[threading.Thread]) -> None:
+    """Threads chaoskit started to run the agent in (concurrent deliveries): never counted as
+    threads the agent left running."""
+    _OWN.update(threads)
+
+
 def supervise(body: Callable[[], _T], watch: Watch) -> _T | Abandoned:
     """Run ``body`` in a new thread and watch it; its result, or :class:`Abandoned`.
 
@@ -207,7 +214,10 @@ def run_agent(
     before = set(threading.enumerate())
     findings: list[Finding] = []
     reply: Reply | None = None
-    clock.deadline = deadline
+    # Concurrent deliveries share the clock: its deadline is whoever set it first's to clear.
+    owns_deadline = clock.deadline is None
+    if owns_deadline:
+        clock.deadline = deadline
     if watch is not None:
         watch.begin(wall_limit)
     try:
@@ -218,7 +228,8 @@ def run_agent(
         findings.append(_finding_for(error, deadline, wall_limit))
     finally:
         _settle(watch)
-        clock.deadline = None
+        if owns_deadline:
+            clock.deadline = None
     if watch is not None and watch.engine_error is not None:
         raise watch.engine_error  # Hypothesis's, not the agent's: hand it back
     left = _threads_left(before)
