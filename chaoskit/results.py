@@ -98,12 +98,14 @@ class Decision(FrozenModel):
 
     ``kind="model"`` decisions are the fake model's misbehaviours, numbered by model call;
     ``kind="delivery"`` decisions whether delivery ``call`` of the task happens, and as what
-    (``rule``: ``"duplicate"`` or ``"follow_up"``; None: it does not).
+    (``rule``: ``"duplicate"``, ``"follow_up"`` or ``"concurrent"``; None: it does not);
+    ``kind="switch"`` decisions which of deliveries running at once makes call ``call``
+    (``rule``: ``"delivery 2"``; None: the one that reached it goes on).
     """
 
     call: int
     rule: str | None
-    kind: Literal["fault", "model", "delivery"] = "fault"
+    kind: Literal["fault", "model", "delivery", "switch"] = "fault"
 
 
 DeliveryReason = Literal["first", "redelivery", "duplicate", "follow_up", "concurrent"]

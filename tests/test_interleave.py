@@ -253,7 +253,7 @@ def test_a_thread_that_keeps_computing_is_not_taken_for_stalled() -> None:
         turn()
         return sum(i * i for i in range(3_000_000))
 
-    scheduler = Interleaving(scripted({}), stall=0.01)
+    scheduler = Interleaving(scripted({}), stall=0.1)
     with scheduler.taking_turns():
         outcomes = scheduler.run([busy, busy])
     assert outcomes[0].value == outcomes[1].value

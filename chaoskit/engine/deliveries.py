@@ -10,8 +10,10 @@ A task is delivered once; then, as the scenario's ``[delivery]`` allows:
 
 :class:`Deliveries` holds that plan and nothing of how one delivery runs: it is given
 ``run`` (one delivery, the example runner's) and ``choose`` (Hypothesis's decision whether
-an optional delivery happens). Running several deliveries at once plugs in at
-:meth:`Deliveries.run_group`.
+an optional delivery happens). With ``[delivery] concurrent``, Hypothesis may deliver the
+task twice *at once* first: the two deliveries run as a group, through ``together`` (the
+example runner's, which interleaves them call by call, see
+:mod:`~chaoskit.engine.interleave`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from chaoskit.engine.runner import AgentRun
 from chaoskit.results import DeliveryReason, DeliveryRecord
 from chaoskit.scenarios import DeliverySpec
 
-__all__ = ["Delivered", "Deliveries", "Delivery", "DeliveryChooser", "DeliveryRunner"]
+__all__ = [
+    "Delivered",
+    "Deliveries",
+    "Delivery",
+    "DeliveryChooser",
+    "DeliveryRunner",
+    "GroupRunner",
+]
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,11 @@ class Delivered:
 
 #: Runs one delivery of the task (the example runner's).
 DeliveryRunner = Callable[[Delivery], Delivered]
-#: Whether an optional delivery happens: ``("duplicate" | "follow_up", number) -> bool``.
+#: Whether an optional delivery happens:
+#: ``("duplicate" | "follow_up" | "concurrent", number) -> bool``.
 DeliveryChooser = Callable[[str, int], bool]
+#: Runs deliveries due at once, together (the example runner's); their results, in order.
+GroupRunner = Callable[[Sequence[Delivery]], list[Delivered]]
 
 
 class Deliveries:
@@ -86,17 +98,19 @@ class Deliveries:
         follow_up: str | None,
         run: DeliveryRunner,
         choose: DeliveryChooser | None,
+        together: GroupRunner | None = None,
     ) -> None:
         self.spec = spec
         self.message = message
         self.follow_up = follow_up
         self.run = run
         self.choose = choose or (lambda what, number: False)
+        self.together = together
         self.done: list[Delivered] = []
 
     def all(self) -> list[Delivered]:
         """Deliver the task as the plan says; every delivery made, in order."""
-        answered = self.until_answered(Delivery(1, "first", self.message))
+        answered = self.first()
         if answered is None or answered.run.reply is None:
             return self.done  # nobody was answered: nothing to duplicate or follow up on
         if self.spec.duplicate and self.choose("duplicate", self.next_number):
@@ -108,6 +122,20 @@ class Deliveries:
                 Delivery(self.next_number, "follow_up", self.follow_up, history=(turn,))
             )
         return self.done
+
+    def first(self) -> Delivered | None:
+        """The first delivery, or two at once when the scenario allows it and Hypothesis draws
+        it: the one answered (a delivery of the pair that replied, the first if both did)."""
+        if self.spec.concurrent and self.together is not None and self.choose("concurrent", 2):
+            # No redelivery follows a pair: a crash may hit it only when none could anyway.
+            alone = self.spec.attempts == 1
+            pair = [
+                Delivery(1, "first", self.message, may_crash=alone),
+                Delivery(2, "concurrent", self.message, may_crash=alone),
+            ]
+            ran = self.run_group(pair)
+            return next((d for d in ran if d.run.reply is not None), None)
+        return self.until_answered(Delivery(1, "first", self.message))
 
     @property
     def next_number(self) -> int:
@@ -132,7 +160,10 @@ class Deliveries:
         return None
 
     def run_group(self, group: Sequence[Delivery]) -> list[Delivered]:
-        """Run deliveries that are due together (today: one at a time, in order)."""
-        ran = [self.run(delivery) for delivery in group]
+        """Run deliveries that are due: one alone, several at once through ``together``."""
+        if len(group) > 1 and self.together is not None:
+            ran = self.together(group)
+        else:
+            ran = [self.run(delivery) for delivery in group]
         self.done.extend(ran)
         return ran

@@ -12,6 +12,7 @@ from chaoskit.core.store import TaskStore
 from chaoskit.engine.deliveries import Delivered, Deliveries, Delivery, DeliveryChooser
 from chaoskit.engine.external import OutOfProcessAgent
 from chaoskit.engine.guarding import guard_findings, unrouted_findings
+from chaoskit.engine.interleave import Choose
 from chaoskit.engine.model import (
     Chooser,
     install_model,
@@ -21,6 +22,7 @@ from chaoskit.engine.model import (
     passthrough_outcome,
 )
 from chaoskit.engine.runner import AgentRun, Watch, hung_for_real, run_agent
+from chaoskit.engine.together import Steps, run_together
 from chaoskit.fakes import FakeBackend
 from chaoskit.fakes.model import Cassette, ScriptedModel
 from chaoskit.fakes.registry import BUILTIN_BACKENDS, backend_class
@@ -35,6 +37,7 @@ from chaoskit.results import (
 from chaoskit.scenarios import Scenario
 from chaoskit.world.data import WorldData, build_world
 from chaoskit.world.faults import FaultRule
+from chaoskit.world.guard import abandoned
 from chaoskit.world.injector import Call
 from chaoskit.world.integrity import tampering
 from chaoskit.world.trace import DeliveryEvent, Event, ExceptionEvent, FaultEvent, RequestEvent
@@ -95,12 +98,14 @@ def run_example(
     misbehave: Chooser | None = None,
     watch: Watch | None = None,
     deliver: DeliveryChooser | None = None,
+    switch: Choose | None = None,
 ) -> Example:
     """Run the agent in a fresh world, once or more (see
     :mod:`~chaoskit.engine.deliveries`), and judge the run.
 
     ``wall_limit`` is the real-time limit unless the scenario's budget sets ``wall_seconds``;
-    ``deliver`` decides whether an optional delivery (duplicate, follow-up) happens.
+    ``deliver`` decides whether an optional delivery (duplicate, follow-up, two at once)
+    happens, and ``switch`` which of two concurrent deliveries makes each call.
     """
     world.injector.decide = decide
     world.reset(seed=world_seed)
@@ -116,14 +121,40 @@ def run_example(
     def run_one(delivery: Delivery) -> Delivered:
         return _deliver(agent, task, delivery, world, limit, watch, marked=marked)
 
+    group_findings: list[Finding] = []
+
+    def run_group(group: Sequence[Delivery]) -> list[Delivered]:
+        steps = Steps(
+            deliver=lambda d: _deliver(agent, task, d, world, limit, None, marked=marked),
+            start=lambda d: _start(task, d, world, marked=marked),
+            finish=lambda d, ran, at: _finish(d, ran, at, world, marked=marked),
+        )
+        ran, found = run_together(
+            group,
+            agent,
+            world,
+            steps,
+            switch=switch,
+            deadline=scenario.budget.seconds,
+            limit=limit,
+            watch=watch,
+        )
+        group_findings.extend(found)
+        return ran
+
+    # An agent in another process makes its calls through the server's threads, where no
+    # switch point can hold it: two of its deliveries are never run at once.
+    together = None if isinstance(agent, OutOfProcessAgent) else run_group
     try:
         with world:
-            plan = Deliveries(scenario.delivery, task.message, follow_up, run_one, deliver)
+            plan = Deliveries(
+                scenario.delivery, task.message, follow_up, run_one, deliver, together
+            )
             delivered = plan.all()
     finally:
         task.store.attach(None)  # a thread left running writes to nothing that counts
     reply = delivered[-1].run.reply
-    findings = _findings_of(delivered)
+    findings = _findings_of(delivered) + group_findings
     trace = world.trace.events
     findings = _timed_out_past_the_budget(findings, trace, scenario.budget.seconds)
     findings += unrouted_findings(world) + guard_findings(trace) + _tampered(world)
@@ -187,6 +218,16 @@ def _deliver(
     marked: bool,
 ) -> Delivered:
     """Run one delivery of the task: a fresh process (new clients), the same id and store."""
+    task, started = _start(first, delivery, world, marked=marked)
+    if isinstance(agent, OutOfProcessAgent):
+        ran = _run_outside(agent, task, world, limit, watch)
+    else:
+        ran = run_agent(agent, task, world.clock, wall_limit=limit, watch=watch)
+    return _finish(delivery, ran, started, world, marked=marked)
+
+
+def _start(first: Task, delivery: Delivery, world: World, *, marked: bool) -> tuple[Task, float]:
+    """The task as this delivery gets it, and when it started (marked in the trace)."""
     world.delivery = delivery.number
     world.injector.crashes = delivery.may_crash
     task = first
@@ -199,21 +240,25 @@ def _deliver(
             clients=Clients(),
         )
     started = world.clock.monotonic()
-    if marked:
+    if marked and not abandoned():
         world.trace.add(
             DeliveryEvent, started, delivery=delivery.number, what="start", reason=delivery.reason
         )
-    if isinstance(agent, OutOfProcessAgent):
-        ran = _run_outside(agent, task, world, limit, watch)
-    else:
-        ran = run_agent(agent, task, world.clock, wall_limit=limit, watch=watch)
+    return task, started
+
+
+def _finish(
+    delivery: Delivery, ran: AgentRun, started: float, world: World, *, marked: bool
+) -> Delivered:
+    """What one delivery gave, where the run stood at its end (marked in the trace)."""
     world.abandon(ran.left)
     crashed_at = world.crashes.get(delivery.number)
     if crashed_at is not None:  # a killed process says nothing: what it raised went with it
         kept = [f for f in ran.findings if f.kind not in ("agent_raised", "bad_reply")]
         ran = AgentRun(None, kept, ran.left)
     ended = world.clock.monotonic()
-    if marked:
+    # A delivery given up on (one of several run at once) ends outside its example's run.
+    if marked and not abandoned():
         world.trace.add(
             DeliveryEvent,
             ended,

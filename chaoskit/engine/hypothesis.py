@@ -31,6 +31,7 @@ __all__ = [
     "draw_choice",
     "draw_choice_elsewhere",
     "draw_schedule",
+    "draw_switch",
     "draw_world_seed",
     "hypothesis_test",
     "profile_examples",
@@ -122,6 +123,24 @@ def draw_schedule(data: Draws, *, rules: int, misbehaviours: int, deliveries: in
     )
     delivered = tuple(data.draw(st.integers(0, 1)) for _ in range(deliveries))
     return Schedule(seed, faults, model, delivered)
+
+
+#: How often a switch point hands the call to another delivery while exploring: rarely, so
+#: that the first interleaving found to break an agent needs few switches (shrinking can turn
+#: a switch off, but seldom move one later).
+SWITCH_PROBABILITY = 0.15
+
+
+def draw_switch(data: Draws, others: Sequence[_T]) -> _T | None:
+    """Which of ``others`` makes the call at a switch point, or ``None`` (shrinks towards
+    ``None``: the delivery that reached it goes on, no switch)."""
+    conjecture = data.conjecture_data
+    if not conjecture.draw_boolean(SWITCH_PROBABILITY):
+        return None
+    if len(others) == 1:
+        return others[0]
+    pick: _T = conjecture.draw(st.sampled_from(tuple(others)))
+    return pick
 
 
 class Failed(Exception):

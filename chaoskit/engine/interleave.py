@@ -41,6 +41,7 @@ from types import FrameType
 from typing import Generic, Literal, TypeVar, cast
 
 from chaoskit.core.clock import VirtualClock
+from chaoskit.engine.runner import own_threads
 from chaoskit.results import Finding
 from chaoskit.world.dispatch import taking_turns
 from chaoskit.world.timepatch import real_monotonic
@@ -54,6 +55,7 @@ __all__ = [
     "Switch",
     "SwitchPoint",
     "current_delivery",
+    "in_turn",
     "stall_findings",
 ]
 
@@ -125,6 +127,9 @@ class Outcome(Generic[_T]):
     blocked: bool = False
 
 
+#: What a delivery the run is over for waits on: never set.
+_NEVER = threading.Event()
+
 _State = Literal["start", "parked", "running", "stalled", "stuck", "done"]
 _Report = Literal["call", "done", "stalled"]
 
@@ -167,6 +172,13 @@ def current_delivery() -> int | None:
     return None if lane is None else lane.number
 
 
+def in_turn() -> bool:
+    """Whether the calling code is a concurrent delivery that holds the baton: its draws happen
+    in the order the switches fix, so they replay (a thread of the agent's own does not)."""
+    lane = _CURRENT.get()
+    return lane is not None and lane.owner._holder is lane and not lane.owner._stopped
+
+
 class Interleaving:
     """A deterministic cooperative scheduler for concurrent deliveries (see the module).
 
@@ -197,7 +209,7 @@ class Interleaving:
         self._counted = 0
         self._lanes: list[_Lane] = []
         self._holder: _Lane | None = None
-        self._free = False
+        self._stopped = False
         self._reports: queue.SimpleQueue[tuple[_Lane, _Report]] = queue.SimpleQueue()
         self._areports: asyncio.Queue[tuple[_Lane, _Report]] | None = None
 
@@ -214,6 +226,7 @@ class Interleaving:
                 name=f"chaoskit-delivery-{lane.number}",
                 daemon=True,
             )
+            own_threads([lane.thread])
             lane.thread.start()
         try:
             holder: _Lane | None = self._begin(lanes[0])
@@ -221,7 +234,7 @@ class Interleaving:
                 lane, what = self._thread_report(holder)
                 holder = self._advance(holder, lane, what)
         finally:
-            self._release()
+            self._stop()
         return cast("list[Outcome[_T]]", [lane.outcome for lane in lanes])
 
     async def gather(self, bodies: Sequence[Callable[[], Awaitable[_T]]]) -> list[Outcome[_T]]:
@@ -244,7 +257,7 @@ class Interleaving:
         finally:
             if idle is not None:
                 idle(None)
-            self._release()
+            self._stop()
             for lane in lanes:
                 if lane.task is not None and not lane.task.done():
                     lane.task.cancel()  # blocked for good, or the run was interrupted
@@ -277,6 +290,8 @@ class Interleaving:
         lane = self._mine()
         if lane is None:
             return
+        if self._stopped:
+            _NEVER.wait()  # see _stop; the world refuses the calls of this thread anyway
         if lane.task is not None:
             # Its turn was taken at the client's await point; a sync client inside a task
             # cannot wait here without stopping the loop, so its call goes on.
@@ -294,6 +309,8 @@ class Interleaving:
         lane = self._mine()
         if lane is None or lane.ago is None or self._areports is None:
             return
+        if self._stopped:
+            await asyncio.Event().wait()  # see _stop; the task is cancelled with its loop
         if lane.granted:
             lane.granted = False
         else:
@@ -319,8 +336,8 @@ class Interleaving:
                 # One waiting to start makes this call at its first switch point; one parked at
                 # a switch point makes it as soon as it wakes.
                 target.granted = target.state == "start"
+            self._holder = target  # before it wakes: from then on its draws count
             target.wake()
-            self._holder = target
             return target
         if what == "stalled":
             lane.granted = False  # the call it was given goes to whoever runs next
@@ -358,8 +375,8 @@ class Interleaving:
         for lane in self._lanes:
             if _can_run(lane):
                 lane.granted = lane.state == "start"  # no choice was made for its first call
-                lane.wake()
                 self._holder = lane
+                lane.wake()
                 return lane
         for lane in self._lanes:
             if lane.state == "stalled":
@@ -373,8 +390,8 @@ class Interleaving:
         return None
 
     def _begin(self, first: _Lane) -> _Lane:
-        first.wake()
         self._holder = first
+        first.wake()
         return first
 
     def _call_number(self) -> int:
@@ -451,19 +468,17 @@ class Interleaving:
 
     def _mine(self) -> _Lane | None:
         lane = _CURRENT.get()
-        if lane is None or lane.owner is not self or self._free:
+        if lane is None or lane.owner is not self:
             return None
         return lane
 
-    def _release(self) -> None:
-        """Stop deciding: whatever still runs or waits goes on unscheduled (after a deadlock,
-        or when the run was interrupted)."""
-        self._free = True
+    def _stop(self) -> None:
+        """The run is over (done, deadlocked, or interrupted): no delivery gets the baton
+        again. One still waiting to start or at a switch point waits for good, and so does
+        one that reaches a switch point later (a blocked one that got free, one the run gave
+        up on): whatever it would do next would land in a later example."""
+        self._stopped = True
         self._holder = None
-        for lane in self._lanes:
-            lane.go.set()
-            if lane.ago is not None:
-                lane.ago.set()
 
 
 def _can_run(lane: _Lane) -> bool:

@@ -25,11 +25,13 @@ from chaoskit.engine.hypothesis import (
     collecting,
     draw_choice,
     draw_choice_elsewhere,
+    draw_switch,
     draw_world_seed,
     hypothesis_test,
     reproduce_blob,
     seeded,
 )
+from chaoskit.engine.interleave import SwitchPoint, in_turn
 from chaoskit.engine.recorder import RunRecorder
 from chaoskit.engine.runner import Abandoned, GaveUp, Watch, supervise
 from chaoskit.engine.settings import EngineSettings, Progress, ProgressCallback
@@ -114,6 +116,13 @@ def explore(
                 decisions.append(Decision(call=number, rule=pick, kind="delivery"))
                 return pick is not None
 
+        def switch(point: SwitchPoint) -> int | None:
+            with draws.lock:
+                pick = watch.engine(lambda: draw_switch(data, point.others))
+                shown = None if pick is None else f"delivery {pick}"
+                decisions.append(Decision(call=point.call, rule=shown, kind="switch"))
+                return pick
+
         example = run_example(
             scenario,
             agent,
@@ -126,6 +135,7 @@ def explore(
             misbehave=misbehave,
             watch=watch,
             deliver=deliver,
+            switch=switch,
         )
         count(tally, scenario, example, config)
         if progress is not None:
@@ -261,7 +271,9 @@ class _Drawing:
         self.lock = threading.Lock()
 
     def allowed(self) -> bool:
-        return self.outside or threading.get_ident() == self.owner
+        # A concurrent delivery's thread draws only while it holds the baton: one at a time,
+        # in the order the switches fix, so its draws replay.
+        return self.outside or threading.get_ident() == self.owner or in_turn()
 
     def choice(self, options: Sequence[_T]) -> _T | None:
         if threading.get_ident() == self.owner:
@@ -327,6 +339,11 @@ def replay(
     chosen = {d.call: d.rule for d in example.decisions if d.kind == "fault"}
     misbehaved = {d.call: d.rule for d in example.decisions if d.kind == "model"}
     delivered = {(d.call, d.rule) for d in example.decisions if d.kind == "delivery"}
+    switched = {
+        d.call: int(d.rule.removeprefix("delivery "))
+        for d in example.decisions
+        if d.kind == "switch" and d.rule is not None
+    }
     decisions: list[Decision] = []
 
     def decide(call: Call, candidates: Sequence[FaultRule]) -> FaultRule | None:
@@ -344,6 +361,12 @@ def replay(
         decisions.append(Decision(call=number, rule=what if happens else None, kind="delivery"))
         return happens
 
+    def switch(point: SwitchPoint) -> int | None:
+        pick = switched.get(point.call)
+        shown = None if pick is None else f"delivery {pick}"
+        decisions.append(Decision(call=point.call, rule=shown, kind="switch"))
+        return pick
+
     invariants = scenario.build_invariants()
     watch = Watch()
 
@@ -360,6 +383,7 @@ def replay(
             misbehave=misbehave,
             watch=watch,
             deliver=deliver,
+            switch=switch,
         )
 
     try:

@@ -47,6 +47,9 @@ __all__ = [
     "hung_for_real",
     "own_threads",
     "run_agent",
+    "run_agent_task",
+    "run_tasks",
+    "run_watched",
     "supervise",
 ]
 
@@ -236,6 +239,57 @@ def run_agent(
     if left:
         findings.append(_left_finding(left))
     return AgentRun(reply, findings, left=tuple(left))
+
+
+def run_watched(
+    body: Callable[[], _T],
+    clock: VirtualClock,
+    *,
+    deadline: float,
+    wall_limit: float,
+    watch: Watch | None = None,
+) -> tuple[_T | None, Finding | None]:
+    """Run ``body`` (concurrent deliveries of the agent, which run the agent themselves) under
+    the virtual deadline and, with a :class:`Watch`, the wall limit: its value, or the finding
+    for what stopped it (a hang, an interruption)."""
+    clock.deadline = deadline
+    if watch is not None:
+        watch.begin(wall_limit)
+    try:
+        return body(), None
+    except BaseException as error:  # the agent's, whatever it is: a real Ctrl-C never lands here
+        return None, _finding_for(error, deadline, wall_limit)
+    finally:
+        _settle(watch)
+        clock.deadline = None
+        if watch is not None and watch.engine_error is not None:
+            raise watch.engine_error  # Hypothesis's, not the agent's: hand it back
+
+
+def run_tasks(main: Coroutine[Any, Any, _T], clock: VirtualClock, deadline: float) -> _T:
+    """Run ``main`` (several deliveries as tasks) on one virtual loop, stopped at the virtual
+    ``deadline`` as a single async agent would be."""
+    result: _T = run_virtual(_bounded(main, deadline - clock.monotonic(), clock, deadline), clock)
+    return result
+
+
+async def run_agent_task(agent: Agent, task: Task, *, wall_limit: float) -> AgentRun:
+    """:func:`run_agent` for one of several deliveries run as tasks on the running loop: the
+    agent's coroutine is awaited here, and what it raises becomes a finding."""
+    findings: list[Finding] = []
+    reply: Reply | None = None
+    try:
+        result = agent(task)
+        if inspect.isawaitable(result):
+            result = await result
+        reply = _as_reply(result, findings)
+    except AgentCrashed:
+        pass  # killed by an agent_crash fault: the world knows where, the run goes on
+    except asyncio.CancelledError:
+        raise  # the run's deadline, or a delivery given up as blocked: not the agent's doing
+    except BaseException as error:  # the agent's, whatever it is
+        findings.append(_finding_for(error, task.budget.seconds, wall_limit))
+    return AgentRun(reply, findings)
 
 
 def _settle(watch: Watch | None) -> None:

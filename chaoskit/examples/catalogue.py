@@ -223,6 +223,12 @@ PAIRS: tuple[Pair, ...] = (
         scenarios={"refund_follow_up": ("at_most_one_effect_per_intent",)},
     ),
     Pair(
+        module="workers",
+        defect="two workers on one ticket check, then refund, each with a key of its own",
+        fix="the refund's idempotency key derived from task.id: two workers, one refund",
+        scenarios={"refund_concurrent_workers": ("at_most_one_effect_per_intent",)},
+    ),
+    Pair(
         module="pydantic_ai_agent",
         defect="a pydantic-ai agent that tells the customer whatever the model wrote last",
         fix="the claim comes from the refund tool's results; model-provider errors are reported",
@@ -345,7 +351,8 @@ def _row(
 
 def schedule(example: Example) -> tuple[str, ...]:
     """The faults an example's explore decisions fired, as ``kind@backend route#n``, and the
-    deliveries they drew, as ``duplicate@delivery#2`` or ``follow_up@delivery#2``.
+    deliveries they drew, as ``duplicate@delivery#2`` or ``follow_up@delivery#2``, and the
+    switches between deliveries running at once, as ``delivery 2 ran at call #3``.
 
     Only decisions count: the later calls of a 5xx storm follow from its first one.
     """
@@ -358,6 +365,10 @@ def schedule(example: Example) -> tuple[str, ...]:
         if decision.kind == "delivery":
             if decision.rule is not None:
                 shown.append(f"{decision.rule}@delivery#{decision.call}")
+            continue
+        if decision.kind == "switch":
+            if decision.rule is not None:
+                shown.append(f"{decision.rule} ran at call #{decision.call}")
             continue
         if decision.kind == "model":  # numbered by model call, not by HTTP call
             fault = misbehaved.get((decision.rule or "", f"model call {decision.call}"))

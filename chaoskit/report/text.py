@@ -14,6 +14,7 @@ __all__ = [
     "schedule_lines",
     "summary_lines",
     "trials_text",
+    "switch_texts",
 ]
 
 _STATUS = {
@@ -118,6 +119,7 @@ def _counterexample_lines(example: Example) -> list[str]:
     if not groups and not drawn:
         lines.append("    (none: the agent fails without any fault)")
     lines += _delivery_lines(example)
+    lines += _interleaving_lines(example)
     if example.reply is not None:
         lines.append(f"  reply: {example.reply.text[:300]!r}")
     return lines
@@ -135,6 +137,25 @@ def _delivery_lines(example: Example) -> list[str]:
             ended = f"replied {d.reply.text[:120]!r}" if d.reply is not None else "no reply"
         lines.append(f"    {d.label}: {ended}")
     return lines
+
+
+def _interleaving_lines(example: Example) -> list[str]:
+    """Two deliveries at once: the switches between them that the failure needs."""
+    if not any(d.kind == "delivery" and d.rule == "concurrent" for d in example.decisions):
+        return []
+    switches = switch_texts(example)
+    count = f"{len(switches)} switch{'es' if len(switches) != 1 else ''}"
+    head = f"  two deliveries at once, interleaved with {count}:"
+    return [head, *(f"    {text}" for text in switches)]
+
+
+def switch_texts(example: Example) -> list[str]:
+    """Each switch between deliveries running at once: ``delivery 2 ran at call #3``."""
+    return [
+        f"{d.rule} ran at call #{d.call}"
+        for d in example.decisions
+        if d.kind == "switch" and d.rule is not None
+    ]
 
 
 def decisions(example: Example) -> list[list[FiredFault]]:
@@ -224,7 +245,9 @@ def _detail_lines(result: ScenarioResult) -> list[str]:
         ]
     broken = [v.invariant for v in failure.verdicts if v.status == "violated"]
     broken += [f"finding:{f.kind}" for f in failure.findings]
-    schedule = ", ".join(_decision_text(group) for group in decisions(failure))
+    schedule = ", ".join(
+        [_decision_text(group) for group in decisions(failure)] + switch_texts(failure)
+    )
     return [f"               {', '.join(broken)}; schedule: {schedule or 'no fault needed'}"]
 
 

@@ -128,13 +128,17 @@ class DeliveryEvent(_Event):
     """A delivery of the task began (``start``) or ended: it replied (``end``), or the agent
     was killed (``crash``, at call ``crashed_at``).
 
+    With deliveries running at once, ``turn`` marks a delivery taking its turn again: the
+    calls after it are its own, until the next turn.
+
     ``reason`` says why the task was delivered: ``first``, ``redelivery`` (after a crash),
-    ``duplicate`` (delivered twice) or ``follow_up`` (the customer wrote again).
+    ``duplicate`` (delivered twice), ``concurrent`` (delivered twice at once) or ``follow_up``
+    (the customer wrote again).
     """
 
     kind: Literal["delivery"] = "delivery"
     delivery: int
-    what: Literal["start", "end", "crash"]
+    what: Literal["start", "end", "crash", "turn"]
     reason: str
     crashed_at: int | None = None
 

@@ -328,6 +328,7 @@ class World:
     ) -> Any:
         """One ``task.store`` operation, as a call: traced, faulted, in the ``store`` ledger."""
         self.refuse_if_crashed()
+        turn()  # a store operation is a call too: concurrent deliveries may switch before it
         return serve_store_call(self, op, key, params, apply)
 
     @property
