@@ -7,10 +7,11 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 
 import chaoskit
 from chaoskit import Reply, Task
-from chaoskit.engine import EngineSettings, explore, replay
+from chaoskit.engine import EngineSettings, explore, replay, run
 from chaoskit.examples.agents import workers
 from chaoskit.examples.agents.toolkit import reply
 from chaoskit.examples.catalogue import load_builtin, schedule
@@ -183,3 +184,21 @@ def test_faults_are_drawn_on_the_calls_of_either_delivery() -> None:
     result = explored(agent, scenario, EngineSettings(examples=40, seed=0, database=False))
     assert result.error is None
     assert hit == {1, 2}
+
+
+def test_a_race_first_met_with_two_switches_is_retold_with_the_one_that_suffices(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    scenario = load_builtin("refund_concurrent_workers")
+    monkeypatch.setattr(run, "fewest_switches", lambda scenario, agent, example, guard: example)
+    # This seed's search meets the race with two switches, and Hypothesis keeps both.
+    name = "chaoskit.examples.agents.workers:naive"
+    found = explore(scenario, workers.naive, agent_name=name, config=SEEDED).counterexample
+    assert found is not None
+    assert schedule(found)[1:] == ("delivery 2 ran at call #2", "delivery 1 ran at call #4")
+    monkeypatch.undo()
+    fewer = run.fewest_switches(scenario, workers.naive, found)
+    assert schedule(fewer)[1:] == ("delivery 2 ran at call #3",)
+    assert {v.invariant for v in fewer.verdicts if v.status == "violated"} == {
+        v.invariant for v in found.verdicts if v.status == "violated"
+    }
