@@ -527,3 +527,22 @@ def test_a_crash_and_redelivery_is_drawn_as_bands_with_a_crash_mark(
     killed = f"\u2620 delivery 1 killed at call #{crash} (agent_crash)"
     assert any(n.startswith(killed) for n in notes)
     assert any(item.startswith("delivery 2 after a crash") for item in found["faultItems"])
+
+
+def test_deliveries_run_at_once_are_drawn_as_lanes_of_their_own(
+    browser: DevTools, tmp_path: Path
+) -> None:
+    from chaoskit.examples.agents import workers
+    from chaoskit.examples.catalogue import load_builtin
+
+    config = EngineSettings(examples=60, database=False, seed=0)
+    scenario = load_builtin("refund_concurrent_workers")
+    result = run_scenarios([scenario], workers.naive, agent_name="workers", config=config)
+    assert result.scenarios[0].status == "violated"
+    found = open_report(browser, render_html(result), tmp_path)
+    assert found["errors"] == [] and found["csp"] == [] and found["clipped"] == []
+    # A label's text is shown once and again in its title (the whole of it, for a cut one).
+    texts = {label["text"] for label in found["labels"]}
+    assert {"delivery 1" * 2, "delivery 2" * 2} <= texts  # the two lanes' heads
+    assert "delivery 2 starts (concurrent)" * 2 in texts
+    assert "delivery 1 takes its turn again" * 2 in texts

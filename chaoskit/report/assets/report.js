@@ -450,6 +450,7 @@
       ]),
       (ex.deliveries || []).length && !decisions(ex).length ? null : faultList(decisions(ex)),
       (ex.deliveries || []).length ? deliveryList(ex.deliveries) : null,
+      interleaving(ex),
       verdictList(broken),
       findingList(ex.findings || []),
       h("h4", null, "Timeline"),
@@ -486,6 +487,23 @@
     var groups = decisions(ex), hit = (ex.faults || []).length;
     return groups.length === hit ? plural(hit, "fault")
       : plural(groups.length, "fault decision") + " (" + plural(hit, "call") + " hit)";
+  }
+
+  /** Two deliveries at once: the switches between them that the failure needs. */
+  function interleaving(ex) {
+    var decided = ex.decisions || [];
+    var together = decided.some(function (d) { return d.kind === "delivery" && d.rule === "concurrent"; });
+    if (!together) return null;
+    var switches = decided.filter(function (d) { return d.kind === "switch" && d.rule; });
+    var head = "Two deliveries of the task ran at once, interleaved with " + switches.length +
+      (switches.length === 1 ? " switch" : " switches") +
+      (switches.length ? ":" : " (one ran after the other).");
+    return h("div", { class: "interleaving" }, [
+      h("p", null, head),
+      switches.length ? h("ol", { class: "faults" }, switches.map(function (d) {
+        return h("li", null, [u(d.rule), " ran at call ", h("b", { class: "mono" }, "#" + d.call)]);
+      })) : null
+    ]);
   }
 
   function faultList(groups) {
@@ -682,8 +700,20 @@
   var NOTE_LINE_H = 15;
   var WIDE = /[\u1100-\u115f\u2e80-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]|[\ud800-\udbff][\udc00-\udfff]/;
 
+  /** Deliveries run at once get a lane each, where a single run has the one agent lane; null
+   * when the example ran no two deliveries at once. */
+  function deliveryLanes(ex) {
+    var trace = ex.trace || [], lanes = [];
+    var together = trace.some(function (e) { return e.kind === "delivery" && e.reason === "concurrent"; });
+    if (!together) return null;
+    trace.forEach(function (e) {
+      if (e.kind === "delivery" && lanes.indexOf("delivery " + e.delivery) < 0) lanes.push("delivery " + e.delivery);
+    });
+    return lanes;
+  }
+
   function timelineLanes(ex) {
-    var lanes = ["agent"];
+    var lanes = deliveryLanes(ex) || ["agent"];
     (ex.trace || []).forEach(function (e) {
       if (e.kind === "request" && lanes.indexOf("backend:" + e.backend) < 0) lanes.push("backend:" + e.backend);
     });
@@ -701,7 +731,7 @@
     var width = notesX + NOTE_CHARS * NOTE_CHAR_W + 16;
     var g = { marks: s("g", { class: "marks" }), notes: s("g", { class: "notes" }), grid: s("g", { class: "grid" }) };
     var state = { y: 44, at: 0, calls: {}, callY: {}, ended: {}, seen: {}, laneX: laneX,
-      notesX: notesX, width: width, extra: 0, bands: {}, deliveries: {} };
+      notesX: notesX, width: width, extra: 0, bands: {}, deliveries: {}, agent: lanes[0], byCall: {} };
     (ex.deliveries || []).forEach(function (d) { state.deliveries[d.number] = d; });
     tick(g, state, 0);
     var trace = ex.trace || [];
@@ -728,7 +758,8 @@
     return s("g", { class: "lanes" }, lanes.map(function (lane) {
       var x = laneX(lane);
       var label = lane.indexOf("backend:") === 0 ? lane.slice(8) : lane;
-      return s("g", { class: "lane lane-" + (lane.indexOf("backend:") === 0 ? "backend" : lane) }, [
+      var kind = lane.indexOf("backend:") === 0 ? "backend" : lane.indexOf("delivery ") === 0 ? "agent" : lane;
+      return s("g", { class: "lane lane-" + kind }, [
         s("line", { x1: x, y1: 30, x2: x, y2: height - 8 }),
         s("text", { x: x, y: 18, "text-anchor": "middle" }, [clip(label, 16), s("title", null, show(label))])
       ]);
@@ -854,8 +885,8 @@
     var y = state.y;
     var x = state.laneX("faults");
     var from = state.callY[fold.head.call] === undefined ? y : state.callY[fold.head.call];
-    arrow(g, state.laneX("agent"), state.laneX("backend:" + first.backend), y - 4, "request retry");
-    arrow(g, state.laneX("backend:" + first.backend), state.laneX("agent"), y + 4, "response bad");
+    arrow(g, state.laneX(state.agent), state.laneX("backend:" + first.backend), y - 4, "request retry");
+    arrow(g, state.laneX("backend:" + first.backend), state.laneX(state.agent), y + 4, "response bad");
     append(g.marks, [
       s("rect", { class: "fault-window", x: x - 9, y: from - 8, width: 18, height: y - from + 16, rx: 4 }),
       s("polygon", { class: "fault", points: [x, y - 8, x + 8, y, x, y + 8, x - 8, y].join(" ") })
@@ -885,7 +916,12 @@
 
   function backendX(state, call) {
     var backend = state.calls[call];
-    return state.laneX(backend ? "backend:" + backend : "agent");
+    return state.laneX(backend ? "backend:" + backend : agentOf(state, call));
+  }
+
+  /** The lane of the delivery that made ``call`` (the one agent lane of a single run). */
+  function agentOf(state, call) {
+    return state.byCall[call] || state.agent;
   }
 
   var DRAW = {
@@ -895,7 +931,8 @@
       (state.seen[route] = state.seen[route] || []).push(e.call);
       state.calls[e.call] = e.backend;
       state.callY[e.call] = y;
-      arrow(g, state.laneX("agent"), state.laneX("backend:" + e.backend), y, retry ? "request retry" : "request");
+      state.byCall[e.call] = state.agent;
+      arrow(g, state.laneX(state.agent), state.laneX("backend:" + e.backend), y, retry ? "request retry" : "request");
       var params = Object.keys(e.params || {}).map(function (k) { return k + "=" + e.params[k]; }).join(" ");
       note(g, state, y, "#" + e.call + (retry ? " \u21bb retry " : " ") + e.method + " " + e.path +
         (e.idempotency_key ? "  key=" + e.idempotency_key : "") + (params ? "  " + params : ""),
@@ -904,15 +941,15 @@
     response: function (g, state, e, y) {
       var cls = e.status < 300 ? "ok" : e.status < 500 ? "warn" : "bad";
       state.ended[e.call] = e.status < 300 ? "ok" : "failed";
-      arrow(g, backendX(state, e.call), state.laneX("agent"), y, "response " + cls);
+      arrow(g, backendX(state, e.call), state.laneX(agentOf(state, e.call)), y, "response " + cls);
       note(g, state, y, "#" + e.call + " \u2190 " + e.status + (e.error_code ? " " + e.error_code : "") +
         (e.retry_after !== undefined ? "  Retry-After " + e.retry_after + " s" : "") +
         (e.replayed ? "  (replayed)" : ""), cls);
     },
     exception: function (g, state, e, y) {
       state.ended[e.call] = "failed";
-      arrow(g, backendX(state, e.call), state.laneX("agent"), y, "exception");
-      cross(g, state.laneX("agent"), y);
+      arrow(g, backendX(state, e.call), state.laneX(agentOf(state, e.call)), y, "exception");
+      cross(g, state.laneX(agentOf(state, e.call)), y);
       note(g, state, y, "#" + e.call + " \u2715 " + e.error + ": " + e.message, "bad");
     },
     commit: function (g, state, e, y) {
@@ -932,23 +969,25 @@
         "  rule " + e.rule, "fault");
     },
     sleep: function (g, state, e, y, start) {
-      var x = state.laneX("agent");
+      var x = state.laneX(state.agent);
       var top = Math.min(start, y - 10);
       append(g.marks, s("rect", { class: "sleep", x: x - 4, y: top, width: 8, height: Math.max(6, y - top), rx: 3 }));
       note(g, state, (top + y) / 2, "sleep " + seconds(e.seconds), "sleep");
       return false;
     },
     unrouted: function (g, state, e, y) {
-      cross(g, state.laneX("agent"), y);
+      cross(g, state.laneX(state.agent), y);
       note(g, state, y, "\u2715 refused: unrouted " + e.method + " " + e.url, "bad");
     },
     guard: function (g, state, e, y) {
-      cross(g, state.laneX("agent"), y);
+      cross(g, state.laneX(state.agent), y);
       note(g, state, y, "\u2715 refused: " + (e.what === "process" ? "process " : e.what + " ") +
         e.target + (e.library ? " (" + e.library + ")" : ""), "bad");
     },
     // A delivery of the task is a band across every lane; a crash ends its band with a mark.
+    // Deliveries run at once have lanes of their own instead, marked where the baton moves.
     delivery: function (g, state, e, y) {
+      if (state.agent.indexOf("delivery ") === 0) return turnMark(g, state, e, y);
       var told = deliveryLabel(state.deliveries[e.delivery] || e);
       if (e.what === "start") {
         state.bands[e.delivery] = y;
@@ -985,6 +1024,17 @@
     return head + ({ duplicate: " (a duplicate)", follow_up: " (a follow-up message)" }[d.reason] || "");
   }
 
+  /** One of several deliveries run at once starts, takes its turn again, ends or is killed. */
+  function turnMark(g, state, e, y) {
+    var lane = "delivery " + e.delivery;
+    if (e.what === "start" || e.what === "turn") state.agent = lane;
+    var x = state.laneX(lane);
+    append(g.marks, s("rect", { class: "turn", x: x - 7, y: y - 3, width: 14, height: 6, rx: 3 }));
+    var said = { start: " starts (" + e.reason + ")", turn: " takes its turn again", end: " ends",
+      crash: " is killed at call #" + e.crashed_at + " (agent_crash)" };
+    note(g, state, y, lane + (said[e.what] || " " + e.what), e.what === "crash" ? "bad" : "turn");
+  }
+
   function cross(g, x, y) {
     append(g.marks, s("g", { class: "cross" }, [
       s("line", { x1: x - 5, y1: y - 5, x2: x + 5, y2: y + 5 }),
@@ -994,7 +1044,7 @@
 
   function drawReply(g, state, ex) {
     advance(g, state, Number(ex.virtual_seconds || 0));
-    var x = state.laneX("agent");
+    var x = state.laneX(state.agent);
     append(g.marks, s("circle", { class: "reply-dot", cx: x, cy: state.y, r: 7 }));
     note(g, state, state.y, ex.reply ? "reply: \u201c" + ex.reply.text + "\u201d" : "no reply", "reply");
     state.y += ROW_H + takeExtra(state);
