@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import httpx
-import pytest
 
 import chaoskit
 from chaoskit import Reply, Task
@@ -15,7 +14,7 @@ from chaoskit.engine import EngineSettings, explore, replay, run
 from chaoskit.examples.agents import workers
 from chaoskit.examples.agents.toolkit import reply
 from chaoskit.examples.catalogue import load_builtin, schedule
-from chaoskit.results import ScenarioResult
+from chaoskit.results import Decision, ScenarioResult
 
 SEEDED = EngineSettings(examples=60, seed=0, database=False)
 
@@ -186,19 +185,21 @@ def test_faults_are_drawn_on_the_calls_of_either_delivery() -> None:
     assert hit == {1, 2}
 
 
-def test_a_race_first_met_with_two_switches_is_retold_with_the_one_that_suffices(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_race_first_met_with_two_switches_is_retold_with_the_one_that_suffices() -> None:
     scenario = load_builtin("refund_concurrent_workers")
-    monkeypatch.setattr(run, "fewest_switches", lambda scenario, agent, example, guard: example)
-    # This seed's search meets the race with two switches, and Hypothesis keeps both.
-    name = "chaoskit.examples.agents.workers:naive"
-    found = explore(scenario, workers.naive, agent_name=name, config=SEEDED).counterexample
+    found = explored(workers.naive, scenario).counterexample
     assert found is not None
-    assert schedule(found)[1:] == ("delivery 2 ran at call #2", "delivery 1 ran at call #4")
-    monkeypatch.undo()
-    fewer = run.fewest_switches(scenario, workers.naive, found)
+    # The same race with two switches, as a search may meet it first and keep it.
+    two = (
+        Decision(call=2, rule="delivery 2", kind="switch"),
+        Decision(call=4, rule="delivery 1", kind="switch"),
+    )
+    kept = tuple(d for d in found.decisions if d.kind != "switch")
+    twice = replay(scenario, workers.naive, found.model_copy(update={"decisions": kept + two}))
+    assert schedule(twice)[1:] == ("delivery 2 ran at call #2", "delivery 1 ran at call #4")
+    assert twice.failed
+    fewer = run.fewest_switches(scenario, workers.naive, twice)
     assert schedule(fewer)[1:] == ("delivery 2 ran at call #3",)
     assert {v.invariant for v in fewer.verdicts if v.status == "violated"} == {
-        v.invariant for v in found.verdicts if v.status == "violated"
+        v.invariant for v in twice.verdicts if v.status == "violated"
     }
