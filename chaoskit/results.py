@@ -134,7 +134,11 @@ class DeliveryRecord(FrozenModel):
         head = f"delivery {self.number}"
         if self.reason == "redelivery" and self.after_crash is not None:
             return f"{head} after a crash at call #{self.after_crash}"
-        shown = {"duplicate": " (a duplicate)", "follow_up": " (a follow-up message)"}
+        shown = {
+            "duplicate": " (a duplicate)",
+            "follow_up": " (a follow-up message)",
+            "concurrent": " (at the same time)",
+        }
         return head + shown.get(self.reason, "")
 
 
