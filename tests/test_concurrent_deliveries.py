@@ -4,9 +4,11 @@ Hypothesis draws it, caught with the fewest switches and replayed exactly."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 import chaoskit
 from chaoskit import Reply, Task
@@ -203,3 +205,19 @@ def test_a_race_first_met_with_two_switches_is_retold_with_the_one_that_suffices
     assert {v.invariant for v in fewer.verdicts if v.status == "violated"} == {
         v.invariant for v in twice.verdicts if v.status == "violated"
     }
+
+
+def test_the_command_line_replays_a_concurrent_failure_and_names_its_switch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from chaoskit.cli.main import main
+
+    report = tmp_path / "out" / "report.html"
+    agent = "chaoskit.examples.agents.workers:naive"
+    args = ["run", "--agent", agent, "--seed", "0", "--report", str(report)]
+    assert main([*args, "refund-concurrent-workers"]) == 1
+    assert "two deliveries at once, interleaved with 1 switch:" in capsys.readouterr().out
+    assert main(["replay", str(report.with_suffix(".json"))]) == 1
+    out = capsys.readouterr().out
+    assert "concurrent as delivery 2; delivery 2 ran at call #3" in out
+    assert "still fails on the recorded schedule (reproduced exactly)" in out

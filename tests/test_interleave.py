@@ -21,6 +21,7 @@ from chaoskit.engine.interleave import (
     current_delivery,
     stall_findings,
 )
+from chaoskit.engine.runner import DeliveryStopped
 from chaoskit.world.dispatch import aturn, turn
 from chaoskit.world.timepatch import run_virtual
 from tests.conftest import Notes
@@ -113,6 +114,19 @@ def test_choosing_a_delivery_that_cannot_run_is_refused_with_a_message() -> None
         scheduler.run([steps([], 1), steps([], 1)])
 
 
+def test_a_run_that_ends_in_an_error_leaves_no_delivery_waiting_for_ever() -> None:
+    log: list[str] = []
+    scheduler = Interleaving(lambda point: 7)
+    with scheduler.taking_turns(), pytest.raises(ValueError):
+        scheduler.run([steps(log, 2), steps(log, 2)])
+    for thread in scheduler.left:
+        thread.join(timeout=30)  # each is told its run is over: none waits for a turn
+    assert scheduler.left == ()
+    assert log == []  # and none made the call it was waiting to make
+    [first, second] = scheduler.outcomes
+    assert isinstance(first.error, DeliveryStopped) and second.error is None
+
+
 def test_outside_a_delivery_a_switch_point_does_nothing() -> None:
     scheduler = Interleaving(lambda point: 2)
     with scheduler.taking_turns():
@@ -142,7 +156,7 @@ class Ledger:
 def test_hypothesis_finds_the_check_then_act_race_and_shrinks_it_to_one_switch() -> None:
     last: list[list[str]] = []
 
-    @settings(database=None, derandomize=True, max_examples=200)
+    @settings(database=None, derandomize=True, max_examples=200, deadline=None)
     @given(st.data())
     def check(data: st.DataObject) -> None:
         ledger = Ledger()
@@ -171,7 +185,7 @@ def test_a_worker_that_claims_the_ticket_holds_under_every_interleaving() -> Non
             if mine:
                 self.refunds += 1
 
-    @settings(database=None, derandomize=True, max_examples=50)
+    @settings(database=None, derandomize=True, max_examples=50, deadline=None)
     @given(st.data())
     def check(data: st.DataObject) -> None:
         claims.clear()

@@ -18,7 +18,7 @@ from chaoskit.cli.serve import add_serve
 from chaoskit.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from chaoskit.results import Example
+    from chaoskit.results import Decision, Example
     from chaoskit.scenarios import Scenario
 
 __all__ = ["main"]
@@ -382,12 +382,18 @@ def _recorded_file(source: str, results: str) -> Path:
 
 
 def _schedule(example: Example) -> str:
-    picked = [
-        f"{d.rule} as delivery {d.call}" if d.kind == "delivery" else f"{d.rule} on call {d.call}"
-        for d in example.decisions
-        if d.rule is not None
-    ]
+    picked = [_decided(d) for d in example.decisions if d.rule is not None]
     return "; ".join(picked) if picked else "no faults"
+
+
+def _decided(decision: Decision) -> str:
+    """``duplicate as delivery 2``, ``delivery 2 ran at call #3`` (a switch between deliveries
+    run at once), else ``<rule> on call <n>``."""
+    if decision.kind == "delivery":
+        return f"{decision.rule} as delivery {decision.call}"
+    if decision.kind == "switch":
+        return f"{decision.rule} ran at call #{decision.call}"
+    return f"{decision.rule} on call {decision.call}"
 
 
 def _judged(again: Example, *, same: bool) -> int:

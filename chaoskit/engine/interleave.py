@@ -41,7 +41,7 @@ from types import FrameType
 from typing import Generic, Literal, TypeVar, cast
 
 from chaoskit.core.clock import VirtualClock
-from chaoskit.engine.runner import own_threads
+from chaoskit.engine.runner import DeliveryStopped, own_threads
 from chaoskit.results import Finding
 from chaoskit.world.dispatch import taking_turns
 from chaoskit.world.timepatch import real_monotonic
@@ -126,9 +126,6 @@ class Outcome(Generic[_T]):
     error: BaseException | None = None
     blocked: bool = False
 
-
-#: What a delivery the run is over for waits on: never set.
-_NEVER = threading.Event()
 
 _State = Literal["start", "parked", "running", "stalled", "stuck", "done"]
 _Report = Literal["call", "done", "stalled"]
@@ -291,7 +288,7 @@ class Interleaving:
         if lane is None:
             return
         if self._stopped:
-            _NEVER.wait()  # see _stop; the world refuses the calls of this thread anyway
+            raise DeliveryStopped  # see _stop
         if lane.task is not None:
             # Its turn was taken at the client's await point; a sync client inside a task
             # cannot wait here without stopping the loop, so its call goes on.
@@ -303,6 +300,8 @@ class Interleaving:
             self._reports.put((lane, "call"))
             lane.go.wait()
             lane.go.clear()
+            if self._stopped:
+                raise DeliveryStopped
         self._counted += 1
 
     async def before_async_call(self) -> None:
@@ -310,13 +309,15 @@ class Interleaving:
         if lane is None or lane.ago is None or self._areports is None:
             return
         if self._stopped:
-            await asyncio.Event().wait()  # see _stop; the task is cancelled with its loop
+            raise DeliveryStopped  # see _stop
         if lane.granted:
             lane.granted = False
         else:
             self._areports.put_nowait((lane, "call"))
             await lane.ago.wait()
             lane.ago.clear()
+            if self._stopped:
+                raise DeliveryStopped
         lane.turn_taken = True
         self._counted += 1
 
@@ -406,6 +407,8 @@ class Interleaving:
         _CURRENT.set(lane)
         lane.go.wait()
         lane.go.clear()
+        if self._stopped:
+            return  # the run ended before this delivery's turn came
         try:
             lane.outcome.value = body()
         except BaseException as error:  # the delivery's own outcome, whatever it is
@@ -434,6 +437,8 @@ class Interleaving:
         assert lane.ago is not None and self._areports is not None
         await lane.ago.wait()
         lane.ago.clear()
+        if self._stopped:
+            return  # the run ended before this delivery's turn came
         try:
             lane.outcome.value = await body()
         except BaseException as error:  # the delivery's own outcome, whatever it is
@@ -474,11 +479,16 @@ class Interleaving:
 
     def _stop(self) -> None:
         """The run is over (done, deadlocked, or interrupted): no delivery gets the baton
-        again. One still waiting to start or at a switch point waits for good, and so does
-        one that reaches a switch point later (a blocked one that got free, one the run gave
-        up on): whatever it would do next would land in a later example."""
+        again. One waiting to start ends at once; one waiting at a switch point, or reaching
+        one later (a blocked one that got free, one the run gave up on), gets
+        :class:`DeliveryStopped` there instead of its call: whatever it would do next would
+        land in a later example."""
         self._stopped = True
         self._holder = None
+        for lane in self._lanes:  # whichever is waiting, or will: a stopped run never blocks
+            lane.go.set()
+            if lane.ago is not None:
+                lane.ago.set()
 
 
 def _can_run(lane: _Lane) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "AgentFailed",
     "AgentHung",
     "AgentRun",
+    "DeliveryStopped",
     "GaveUp",
     "Watch",
     "hung_for_real",
@@ -62,6 +63,12 @@ _POOL_WORKER = getattr(concurrent.futures.thread, "_worker", None)
 
 class AgentHung(BaseException):
     """Raised inside an agent that ran past the wall limit."""
+
+
+class DeliveryStopped(BaseException):
+    """Raised at a switch point in one of several concurrent deliveries whose run is over
+    (see :mod:`chaoskit.engine.interleave`): a ``BaseException``, so that ``except
+    Exception`` in the agent lets it end the delivery, which is no finding of the agent's."""
 
 
 class AgentFailed(Exception):
@@ -225,8 +232,8 @@ def run_agent(
         watch.begin(wall_limit)
     try:
         reply = _as_reply(_call(agent, task, clock, deadline), findings)
-    except AgentCrashed:
-        pass  # killed by an agent_crash fault: the world knows where, the run goes on
+    except (AgentCrashed, DeliveryStopped):
+        pass  # killed by an agent_crash fault, or its run is over: no finding of the agent's
     except BaseException as error:  # the agent's, whatever it is: a real Ctrl-C never lands here
         findings.append(_finding_for(error, deadline, wall_limit))
     finally:
@@ -283,8 +290,8 @@ async def run_agent_task(agent: Agent, task: Task, *, wall_limit: float) -> Agen
         if inspect.isawaitable(result):
             result = await result
         reply = _as_reply(result, findings)
-    except AgentCrashed:
-        pass  # killed by an agent_crash fault: the world knows where, the run goes on
+    except (AgentCrashed, DeliveryStopped):
+        pass  # killed by an agent_crash fault, or its run is over: no finding of the agent's
     except asyncio.CancelledError:
         raise  # the run's deadline, or a delivery given up as blocked: not the agent's doing
     except BaseException as error:  # the agent's, whatever it is
