@@ -9,12 +9,9 @@ from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from chaoskit import World
 from chaoskit.core.clock import VirtualClock
-from chaoskit.engine.hypothesis import draw_choice
 from chaoskit.engine.interleave import (
     Interleaving,
     SwitchPoint,
@@ -151,51 +148,6 @@ class Ledger:
         if not seen:
             self.refunds += 1
             self.refunded = True
-
-
-def test_hypothesis_finds_the_check_then_act_race_and_shrinks_it_to_one_switch() -> None:
-    last: list[list[str]] = []
-
-    @settings(database=None, derandomize=True, max_examples=200, deadline=None)
-    @given(st.data())
-    def check(data: st.DataObject) -> None:
-        ledger = Ledger()
-        scheduler = Interleaving(lambda point: draw_choice(data, point.others))
-        with scheduler.taking_turns():
-            scheduler.run([ledger.worker, ledger.worker])
-        last.append([str(s) for s in scheduler.switches])
-        assert ledger.refunds == 1
-
-    with pytest.raises(AssertionError):
-        check()
-    assert last[-1] == ["delivery 2 ran at call #2"]  # the minimal example runs last
-
-
-def test_a_worker_that_claims_the_ticket_holds_under_every_interleaving() -> None:
-    claims: set[str] = set()
-    lock = threading.Lock()
-
-    class Claiming(Ledger):
-        def worker(self) -> None:
-            turn()  # an atomic claim, as a store's put-if-absent gives
-            with lock:
-                mine = "ticket" not in claims
-                claims.add("ticket")
-            turn()
-            if mine:
-                self.refunds += 1
-
-    @settings(database=None, derandomize=True, max_examples=50, deadline=None)
-    @given(st.data())
-    def check(data: st.DataObject) -> None:
-        claims.clear()
-        ledger = Claiming()
-        scheduler = Interleaving(lambda point: draw_choice(data, point.others))
-        with scheduler.taking_turns():
-            scheduler.run([ledger.worker, ledger.worker])
-        assert ledger.refunds == 1
-
-    check()
 
 
 # -- what stops outside a switch point -------------------------------------------------------
