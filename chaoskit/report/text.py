@@ -13,8 +13,8 @@ __all__ = [
     "run_summary_lines",
     "schedule_lines",
     "summary_lines",
-    "trials_text",
     "switch_texts",
+    "trials_text",
 ]
 
 _STATUS = {
