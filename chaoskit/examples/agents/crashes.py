@@ -9,8 +9,6 @@ with the first refund) and records the refund in ``task.store``, which survives 
 
 from __future__ import annotations
 
-import uuid
-
 from chaoskit import Reply, Task
 from chaoskit.examples.agents.toolkit import (
     NO_ORDER,
@@ -18,6 +16,7 @@ from chaoskit.examples.agents.toolkit import (
     refund,
     refund_amount,
     refund_reply,
+    refund_with_a_fresh_key,
     reply,
     the_order,
 )
@@ -27,12 +26,7 @@ __all__ = ["hardened", "naive"]
 
 def naive(task: Task) -> Reply:
     """Every delivery refunds again, with a key of its own."""
-    http = Http(task)
-    order = the_order(http, task.message)
-    if order is None:
-        return reply(NO_ORDER, "refund", "failed")
-    amount = refund_amount(task.message, order)
-    return refund_reply(refund(http, order["charge_id"], amount, key=str(uuid.uuid4())))
+    return refund_with_a_fresh_key(task)
 
 
 def hardened(task: Task) -> Reply:

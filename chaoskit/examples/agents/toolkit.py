@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -295,6 +296,18 @@ def refund(http: Http, charge: str, amount: int, *, key: str | None = None) -> O
     return http.send(
         "payments", "POST", "/v1/refunds", form={"charge": charge, "amount": amount}, key=key
     )
+
+
+def refund_with_a_fresh_key(task: Task) -> Reply:
+    """The step a process with no memory runs: find the order, refund it under a new key.
+
+    Every run is a new refund: what the task-level naive agents do on each delivery."""
+    http = Http(task)
+    order = the_order(http, task.message)
+    if order is None:
+        return reply(NO_ORDER, "refund", "failed")
+    amount = refund_amount(task.message, order)
+    return refund_reply(refund(http, order["charge_id"], amount, key=str(uuid.uuid4())))
 
 
 # -- replies ----------------------------------------------------------------------------------
