@@ -23,7 +23,11 @@ def test_the_benchmark_runs_with_tiny_sizes_and_writes_every_measure(tmp_path: P
     assert any(n.startswith("chaoskit via requests") for n in names)
     assert any(n.startswith("chaoskit via stripe-python") for n in names)
     assert any(n.startswith("server mode") for n in names)
-    assert any("2 workers" in n for n in names)
+    assert any(n.startswith("one scenario, pytest -n 2 / -n 0") for n in names)
+    assert "example vs floor" in names and "import chaoskit" in names
+    assert any(n.startswith("time to first detection") for n in names)
+    assert any(n.startswith("profile: ") for n in names)
+    assert out.with_suffix(".md").read_text().startswith("| measure | figure | target | met |")
     assert any(n.startswith("memory growth") for n in names)
     assert any(n.startswith("report:") for n in names)
     assert any(n.startswith("claims classifier") for n in names)
