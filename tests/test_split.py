@@ -172,6 +172,18 @@ def test_a_split_run_reports_one_verdict_per_scenario(project: pytest.Pytester) 
     hardened.stdout.fnmatch_lines(["*chaoskit: PASS: 2 held*"])
 
 
+def test_a_part_deselected_with_k_fails_the_run_though_its_items_pass(
+    project: pytest.Pytester,
+) -> None:
+    result = run(
+        project, "--chaos-agent=myagent:hardened", "--chaos-seed=1", "--chaos-split=2", "-k", "1/2"
+    )
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*part 2/2 of scenario * did not report*", "*2 passed*"])
+    data = json.loads((project.path / "reports" / "chaoskit.json").read_text())
+    assert len(data["invalid"]) == 2 and all(s["status"] == "held" for s in data["scenarios"])
+
+
 def test_under_xdist_one_scenario_is_split_across_the_workers(project: pytest.Pytester) -> None:
     (project.path / "scenarios" / "refund_loose.toml").unlink()
     result = run(project, "--chaos-agent=myagent:hardened", "--chaos-seed=1", "-n", "2")

@@ -101,7 +101,7 @@ class RunRecorder:
     def result(self) -> RunResult:
         """The run so far: what finished, with the time since the recorder was made."""
         results = list(self.results)
-        invalid = list(self.invalid_inputs) + self._missing_parts()
+        invalid = list(self.invalid_inputs) + self.missing_parts()
         if self.ordered:
             results.sort(key=lambda r: (r.scenario, r.agent))
             invalid.sort(key=lambda i: (i.source, i.message))
@@ -124,7 +124,7 @@ class RunRecorder:
             ),
         )
 
-    def _missing_parts(self) -> list[InvalidInput]:
+    def missing_parts(self) -> list[InvalidInput]:
         """A split scenario with a part that never reported was not explored in full: the
         run cannot pass (a crashed worker, or a part deselected with -k)."""
         from chaoskit.engine.parts import missing_parts

@@ -104,7 +104,9 @@ class ChaosSession:
         ):
             self.recorder.interrupt(stop)
 
-    def pytest_sessionfinish(self, exitstatus: int | pytest.ExitCode) -> None:
+    def pytest_sessionfinish(
+        self, session: pytest.Session, exitstatus: int | pytest.ExitCode
+    ) -> None:
         # Also runs after Ctrl-C, so a partial report of what finished is still written.
         if is_worker(self.config):
             return
@@ -114,6 +116,10 @@ class ChaosSession:
             self.recorder.interrupt()
         settings = self.config.stash[SETTINGS]
         self.report_error = self.recorder.write(settings.report, settings.json)
+        if exitstatus == pytest.ExitCode.OK and self.recorder.missing_parts():
+            # A split scenario explored on only some of its parts: its items all passed, but
+            # the run must not (the report says why).
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.recording or is_worker(self.config):
