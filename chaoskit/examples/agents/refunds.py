@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["hardened", "naive"]
 
 
-def _stripe(task: Task) -> stripe.StripeClient:
+def stripe_client(task: Task) -> stripe.StripeClient:
     # Imported here: the SDK is an optional dependency of chaoskit, needed only by these agents.
     import stripe
 
@@ -45,7 +45,7 @@ def _stripe(task: Task) -> stripe.StripeClient:
     )
 
 
-def _params(task: Task, order: dict[str, Any]) -> RefundCreateParams:
+def refund_params(task: Task, order: dict[str, Any]) -> RefundCreateParams:
     return {"charge": order["charge_id"], "amount": refund_amount(task.message, order)}
 
 
@@ -56,7 +56,7 @@ def naive(task: Task) -> Reply:
     order = the_order(Http(task), task.message)
     if order is None:
         return reply(NO_ORDER, "refund", "failed")
-    payments, params = _stripe(task), _params(task, order)
+    payments, params = stripe_client(task), refund_params(task, order)
     for attempt in range(3):
         try:
             made = payments.v1.refunds.create(
@@ -78,7 +78,7 @@ def hardened(task: Task) -> Reply:
     order = the_order(Http(task), task.message)
     if order is None:
         return reply(NO_ORDER, "refund", "failed")
-    payments, params = _stripe(task), _params(task, order)
+    payments, params = stripe_client(task), refund_params(task, order)
     # The key names the intent, not the attempt: a retry of a refund that did commit is
     # answered with that refund instead of making another one.
     options: stripe.RequestOptions = {

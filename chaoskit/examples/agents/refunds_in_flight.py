@@ -12,14 +12,14 @@ otherwise retries the same key after a backoff until the outcome is known.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chaoskit import Reply, Task
+from chaoskit.examples.agents.refunds import refund_params, stripe_client
 from chaoskit.examples.agents.toolkit import (
     NO_ORDER,
     Http,
     backoff_delay,
-    refund_amount,
     refund_gave_up,
     reply,
     the_order,
@@ -34,22 +34,6 @@ __all__ = ["hardened", "naive"]
 ATTEMPTS = 6
 
 
-def _stripe(task: Task) -> stripe.StripeClient:
-    # Imported here: the SDK is an optional dependency of chaoskit, needed only by these agents.
-    import stripe
-
-    return stripe.StripeClient(
-        task.credentials["payments"],
-        base_addresses={"api": task.urls["payments"]},
-        http_client=stripe.RequestsClient(timeout=10),
-        max_network_retries=0,  # the agents below decide about retries themselves
-    )
-
-
-def _params(task: Task, order: dict[str, Any]) -> RefundCreateParams:
-    return {"charge": order["charge_id"], "amount": refund_amount(task.message, order)}
-
-
 def _key(params: RefundCreateParams) -> stripe.RequestOptions:
     # The key names the intent, not the attempt.
     return {"idempotency_key": f"refund-{params['charge']}-{params['amount']}"}
@@ -62,7 +46,7 @@ def naive(task: Task) -> Reply:
     order = the_order(Http(task), task.message)
     if order is None:
         return reply(NO_ORDER, "refund", "failed")
-    payments, params = _stripe(task), _params(task, order)
+    payments, params = stripe_client(task), refund_params(task, order)
     for attempt in range(3):
         try:
             made = payments.v1.refunds.create(params=params, options=_key(params))
@@ -82,7 +66,7 @@ def hardened(task: Task) -> Reply:
     order = the_order(Http(task), task.message)
     if order is None:
         return reply(NO_ORDER, "refund", "failed")
-    payments, params = _stripe(task), _params(task, order)
+    payments, params = stripe_client(task), refund_params(task, order)
     uncertain = False
     for attempt in range(ATTEMPTS):
         try:
